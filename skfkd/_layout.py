@@ -219,9 +219,16 @@ KAGGLE_15 = KeypointLayout(
     flip_pairs=((0, 1), (2, 4), (3, 5), (6, 8), (7, 9), (11, 12)),
     interocular=(0, 1),
     edges=(
-        (3, 0), (0, 2), (5, 1), (1, 4),  # eye corner - centre - corner
-        (7, 6), (9, 8),  # brows
-        (11, 13), (13, 12), (12, 14), (14, 11),  # mouth outline
+        (3, 0),
+        (0, 2),
+        (5, 1),
+        (1, 4),  # eye corner - centre - corner
+        (7, 6),
+        (9, 8),  # brows
+        (11, 13),
+        (13, 12),
+        (12, 14),
+        (14, 11),  # mouth outline
     ),
 )
 
@@ -243,10 +250,22 @@ IBUG_68 = KeypointLayout(
     flip_pairs=(
         *((i, 16 - i) for i in range(8)),  # jaw, 8 is the chin
         *((17 + i, 26 - i) for i in range(5)),  # brows
-        (31, 35), (32, 34),  # nose base, 33 is the centre
-        (36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),  # eyes
-        (48, 54), (49, 53), (50, 52), (55, 59), (56, 58),  # outer lip, 51 and 57 central
-        (60, 64), (61, 63), (65, 67),  # inner lip, 62 and 66 central
+        (31, 35),
+        (32, 34),  # nose base, 33 is the centre
+        (36, 45),
+        (37, 44),
+        (38, 43),
+        (39, 42),
+        (40, 47),
+        (41, 46),  # eyes
+        (48, 54),
+        (49, 53),
+        (50, 52),
+        (55, 59),
+        (56, 58),  # outer lip, 51 and 57 central
+        (60, 64),
+        (61, 63),
+        (65, 67),  # inner lip, 62 and 66 central
     ),
     interocular=(36, 45),
     edges=tuple(
@@ -261,3 +280,29 @@ IBUG_68 = KeypointLayout(
         + _chain(range(60, 68), closed=True)
     ),
 )
+
+
+_LAYOUTS_BY_SIZE = {layout.n_keypoints: layout for layout in (KAGGLE_15, IBUG_68)}
+
+
+def resolve_layout(layout, n_keypoints) -> KeypointLayout:
+    """The layout to use for targets with ``n_keypoints`` points.
+
+    ``layout=None`` picks the built-in layout of that size (15 -> KAGGLE_15,
+    68 -> IBUG_68); an explicit layout must have ``n_keypoints`` points.
+    """
+    if layout is None:
+        if n_keypoints not in _LAYOUTS_BY_SIZE:
+            raise ValueError(
+                f"no built-in layout has {n_keypoints} keypoints (KAGGLE_15 has 15, IBUG_68 has 68); "
+                "pass a KeypointLayout"
+            )
+        return _LAYOUTS_BY_SIZE[n_keypoints]
+    if not isinstance(layout, KeypointLayout):
+        raise TypeError(f"layout must be a KeypointLayout or None; got {type(layout).__name__}")
+    if layout.n_keypoints != n_keypoints:
+        raise ValueError(
+            f"layout {layout.name!r} has {layout.n_keypoints} keypoints but the targets have {n_keypoints} "
+            f"({2 * n_keypoints} columns)"
+        )
+    return layout

@@ -12,9 +12,9 @@ from skfkd._crop import (
     keypoints_to_crop,
 )
 
-boxes = st.tuples(
-    st.floats(-50, 300), st.floats(-50, 300), st.floats(1, 400)
-).map(lambda b: np.array([[b[0], b[1], b[2], b[2]]]))
+boxes = st.tuples(st.floats(-50, 300), st.floats(-50, 300), st.floats(1, 400)).map(
+    lambda b: np.array([[b[0], b[1], b[2], b[2]]])
+)
 points = hnp.arrays(np.float64, (1, 5, 2), elements=st.floats(-500, 500))
 
 

@@ -136,3 +136,16 @@ def test_check_targets_names_the_expected_width():
     assert KAGGLE_15.check_targets([[0.0] * 30]).dtype == float
     with pytest.raises(ValueError, match=r"15 keypoints.*\(n_samples, 30\).*\(2, 136\)"):
         KAGGLE_15.check_targets(np.zeros((2, 136)))
+
+
+def test_resolve_layout_picks_by_size_and_checks_explicit_layouts():
+    from skfkd._layout import resolve_layout
+
+    assert resolve_layout(None, 15) is KAGGLE_15 and resolve_layout(None, 68) is IBUG_68
+    assert resolve_layout(IBUG_68, 68) is IBUG_68
+    with pytest.raises(ValueError, match="no built-in layout has 5 keypoints"):
+        resolve_layout(None, 5)
+    with pytest.raises(ValueError, match="'kaggle_15' has 15 keypoints but the targets have 68"):
+        resolve_layout(KAGGLE_15, 68)
+    with pytest.raises(TypeError, match="KeypointLayout or None"):
+        resolve_layout("ibug", 68)

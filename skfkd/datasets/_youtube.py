@@ -158,9 +158,13 @@ def _read_landmarks_csv(csv_path):
                 values = [float(cell) for cell in row[1:]]
             except ValueError:
                 bad = next(cell for cell in row[1:] if not _is_float(cell))
-                raise ValueError(f"{csv_path}, line {line_number} ({row[0]}): {bad!r} is not a number") from None
+                raise ValueError(
+                    f"{csv_path}, line {line_number} ({row[0]}): {bad!r} is not a number"
+                ) from None
             if not np.isfinite(values).all():
-                raise ValueError(f"{csv_path}, line {line_number} ({row[0]}): a coordinate is missing or infinite")
+                raise ValueError(
+                    f"{csv_path}, line {line_number} ({row[0]}): a coordinate is missing or infinite"
+                )
             filenames.append(row[0])
             rows.append(values)
     if not rows:
@@ -186,12 +190,16 @@ def _read_photos(folder, subset, filenames):
             for i, name in enumerate(filenames):
                 member = f"{subset}/{name}"
                 if member not in members:
-                    raise FileNotFoundError(f"{zip_path} has no {member}, which {subset}_frames_keypoints.csv lists")
+                    raise FileNotFoundError(
+                        f"{zip_path} has no {member}, which {subset}_frames_keypoints.csv lists"
+                    )
                 images[i] = _decode(archive.read(member), f"{zip_path}:{member}")
         return images
     image_folder = folder / subset
     if not image_folder.is_dir():
-        raise _missing_file_error(zip_path, "YouTube Faces photos", f"put {zip_path.name} (or its {subset}/ folder) in {folder}")
+        raise _missing_file_error(
+            zip_path, "YouTube Faces photos", f"put {zip_path.name} (or its {subset}/ folder) in {folder}"
+        )
     for i, name in enumerate(filenames):
         photo = image_folder / name
         if not photo.is_file():

@@ -30,7 +30,9 @@ def _write_dataset(folder, names, *, subset="training", extracted=False, rows=No
     folder.mkdir(parents=True, exist_ok=True)
     header = "Names," + ",".join(str(i) for i in range(136))
     if rows is None:
-        rows = [f"{name}," + ",".join(f"{v:.1f}" for v in _landmarks(i).ravel()) for i, name in enumerate(names)]
+        rows = [
+            f"{name}," + ",".join(f"{v:.1f}" for v in _landmarks(i).ravel()) for i, name in enumerate(names)
+        ]
     (folder / f"{subset}_frames_keypoints.csv").write_text("\n".join([header, *rows]) + "\n")
     if photos is None:
         photos = {name: _jpeg(_photo(i)) for i, name in enumerate(names)}
