@@ -7,8 +7,23 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "IBUG_68",
     "KAGGLE_15",
+    "FacialKeypointRegressor",
     "KeypointLayout",
     "to_keypoints",
     "to_targets",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    # The regressor needs torch, which takes seconds to import; load it on first use so
+    # that the datasets, metrics and baselines stay quick to import without it.
+    if name == "FacialKeypointRegressor":
+        from skfkd.neural import FacialKeypointRegressor
+
+        return FacialKeypointRegressor
+    raise AttributeError(f"module 'skfkd' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,41 @@
+# Two commands for a new machine: `make demo` and `make test`. Both create the virtual
+# environment on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch that pip finds on local disk here; an unpinned torch would pull a
+# multi-GB CUDA build. Override on a GPU machine: make install TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+# Real photos for the tests that need them; those tests skip, saying why, when unset.
+SKFKD_DATA ?= $(wildcard ../shared/data)
+export SKFKD_DATA
+
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# The main job: train and evaluate on synthetic faces, or on real data with
+# make demo DATA=youtube DATA_PATH=../shared/data/youtube_faces_68
+DATA ?= synthetic
+DATA_PATH ?=
+demo: $(STAMP)
+	$(BIN)/skfkd demo --data $(DATA) $(if $(DATA_PATH),--path $(DATA_PATH))
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check skfkd tests benchmarks examples
+	$(BIN)/ruff format --check skfkd tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
