@@ -1,0 +1,223 @@
+"""Accuracy of skfkd's models side by side, on held-out real faces and on synthetic faces.
+
+Real faces: ``load_youtube_faces`` with 20% of the identities held out
+(``GroupShuffleSplit(test_size=0.2, random_state=0)``); the models see 96x96 crops. NME is
+the mean point error over the outer inter-ocular distance, per face, averaged; it is the
+same in crop and photo pixels, since a crop is a uniform scaling of the photo. Synthetic:
+``make_faces`` (KAGGLE_15), 3000 training and 600 test faces.
+
+Usage::
+
+    python benchmarks/accuracy.py                 # everything, tens of minutes on a CPU
+    python benchmarks/accuracy.py --quick         # reduced, a few minutes
+    python benchmarks/accuracy.py --ablation augmentation   # CNN variants only
+
+Writes ``benchmarks/results/accuracy*.md`` and a CED plot beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
+from sklearn.pipeline import make_pipeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import environment_lines, markdown_table  # noqa: E402
+
+from skfkd import FacialKeypointRegressor  # noqa: E402
+from skfkd.augmentation import KeypointAugmenter  # noqa: E402
+from skfkd.baselines import HOGFeatures, MaskedMultiOutputRegressor, MeanKeypointRegressor, make_pca_ridge  # noqa: E402
+from skfkd.datasets import get_data_home, load_youtube_faces, make_faces  # noqa: E402
+from skfkd.metrics import ced_auc, ced_curve, failure_rate, keypoint_rmse, normalized_mean_error  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _pca_ridge(quick, groups):
+    grid = {"pca__n_components": [50, 100, 200], "ridge__estimator__alpha": [0.1, 1.0, 10.0]}
+    if quick:
+        grid = {"pca__n_components": [50, 100], "ridge__estimator__alpha": [1.0]}
+    return GridSearchCV(make_pca_ridge(random_state=0), grid, cv=GroupKFold(3)), {"groups": groups}
+
+
+def _cnn(options, **params):
+    if options.epochs:
+        params.setdefault("max_epochs", options.epochs)
+    elif options.quick:
+        params.setdefault("max_epochs", 6)
+    return FacialKeypointRegressor(random_state=0, **params), {}
+
+
+AUGMENTATIONS = {
+    "none": None,
+    "flip": dict(rotation=0, scale=(1, 1), shift=0, flip=0.5, brightness=0, contrast=0, noise=0),
+    "affine": dict(rotation=15, scale=(0.9, 1.1), shift=0.05, flip=0, brightness=0, contrast=0, noise=0),
+    "photometric": dict(rotation=0, scale=(1, 1), shift=0, flip=0, brightness=0.2, contrast=0.2, noise=0.05),
+    "all": {},
+}
+
+
+def methods(options, groups):
+    """Name -> (estimator, fit keyword arguments), built fresh for each dataset."""
+    if options.suite == "main":
+        yield "mean shape", (MeanKeypointRegressor(), {})
+        yield "PCA + ridge (grid search)", _pca_ridge(options.quick, groups)
+        yield "HOG + ridge", (make_pipeline(HOGFeatures(), MaskedMultiOutputRegressor(Ridge(alpha=60.0))), {})
+        yield "FacialKeypointRegressor (default)", _cnn(options)
+        yield "FacialKeypointRegressor, autoencoder_weight=0.01", _cnn(options, autoencoder_weight=0.01)
+    elif options.suite == "augmentation":
+        for name, params in AUGMENTATIONS.items():
+            augmenter = None if params is None else KeypointAugmenter(**params)
+            yield f"augmentation: {name}", _cnn(options, augmentation=augmenter)
+    elif options.suite == "autoencoder":
+        for weight in (0.0, 0.01, 0.03, 0.1):
+            yield f"autoencoder_weight={weight}", _cnn(options, autoencoder_weight=weight)
+    elif options.suite == "loss":
+        for loss in ("mse", "smooth_l1", "wing"):
+            yield f"keypoint loss: {loss}", _cnn(options, criterion__keypoint_loss=loss)
+    else:
+        raise ValueError(f"unknown suite {suite!r}")
+
+
+def youtube_split(path, quick):
+    faces = load_youtube_faces(path)
+    train, test = next(
+        GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(
+            faces.data, faces.target, faces.identities
+        )
+    )
+    if quick:
+        train = train[::3]
+    return (faces.data[train], faces.target[train], faces.identities[train]), (
+        faces.data[test],
+        faces.target[test],
+    )
+
+
+def synthetic_split(quick):
+    n_train = 1000 if quick else 3000
+    X, y = make_faces(n_train, random_state=0, return_X_y=True)
+    X_test, y_test = make_faces(600, random_state=1, return_X_y=True)
+    return (X, y, np.arange(n_train) % 10), (X_test, y_test)
+
+
+def evaluate(name, estimator, fit_params, train, test):
+    X, y, _ = train
+    X_test, y_test = test
+    print(f"  {name}: fitting on {len(X)} faces ...", flush=True)
+    tic = time.perf_counter()
+    estimator.fit(X, y, **fit_params)
+    fit_seconds = time.perf_counter() - tic
+    tic = time.perf_counter()
+    y_pred = estimator.predict(X_test)
+    throughput = len(X_test) / (time.perf_counter() - tic)
+    row = {
+        "name": name,
+        "nme": normalized_mean_error(y_test, y_pred),
+        "failure": failure_rate(y_test, y_pred),
+        "auc": ced_auc(y_test, y_pred),
+        "rmse": keypoint_rmse(y_test, y_pred),
+        "fit": fit_seconds,
+        "throughput": throughput,
+        "ced": ced_curve(y_test, y_pred),
+    }
+    print(
+        f"    NME {row['nme']:.2%}  failures {row['failure']:.1%}  AUC {row['auc']:.3f}  "
+        f"RMSE {row['rmse']:.2f} px  fit {fit_seconds:.0f} s  {throughput:.0f} faces/s",
+        flush=True,
+    )
+    return row
+
+
+def _rows(results):
+    best = min(r["nme"] for r in results)
+    return [
+        [
+            r["name"],
+            f"{r['nme']:.2%}",
+            f"{r['nme'] / best:.2f}",
+            f"{r['failure']:.1%}",
+            f"{r['auc']:.3f}",
+            f"{r['rmse']:.2f}",
+            f"{r['fit']:.0f}",
+            f"{r['throughput']:.0f}",
+        ]
+        for r in results
+    ]
+
+
+def write_report(tables, out, quick):
+    header = [
+        "method",
+        "NME",
+        "NME / best",
+        "failure rate (NME > 0.08)",
+        "AUC@0.08",
+        "RMSE (px, 96x96)",
+        "fit (s)",
+        "predict (faces/s)",
+    ]
+    lines = [f"# Accuracy{' (quick)' if quick else ''}", "", *environment_lines(), ""]
+    for title, results in tables.items():
+        lines += [f"## {title}", "", *markdown_table(header, _rows(results)), ""]
+    out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {out}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.5), squeeze=False)
+    for ax, (title, results) in zip(axes[0], tables.items()):
+        for r in results:
+            thresholds, fractions = r["ced"]
+            ax.plot(thresholds, fractions, label=r["name"])
+        ax.set(title=title, xlabel="NME", ylabel="fraction of faces", ylim=(0, 1))
+        ax.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(out.with_suffix(".png"), dpi=100)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs and less data: a few minutes")
+    parser.add_argument("--suite", choices=["main", "augmentation", "autoencoder", "loss"], default="main")
+    parser.add_argument("--epochs", type=int, default=None, help="override the regressor's max_epochs")
+    parser.add_argument("--youtube", default=None, help="youtube_faces_68 folder (default: SKFKD_DATA)")
+    parser.add_argument("--no-synthetic", action="store_true", help="skip the make_faces table")
+    args = parser.parse_args(argv)
+    youtube = Path(args.youtube) if args.youtube else get_data_home() / "youtube_faces_68"
+
+    datasets = {}
+    if youtube.is_dir():
+        datasets["YouTube Faces, held-out identities (68 points)"] = lambda: youtube_split(
+            youtube, args.quick
+        )
+    else:
+        print(f"no YouTube faces at {youtube}; set SKFKD_DATA or --youtube", file=sys.stderr)
+    if not args.no_synthetic:
+        datasets["make_faces (15 points)"] = lambda: synthetic_split(args.quick)
+    tables = {}
+    for title, load in datasets.items():
+        print(f"{title}:", flush=True)
+        train, test = load()
+        tables[title] = [
+            evaluate(name, estimator, fit_params, train, test)
+            for name, (estimator, fit_params) in methods(args, train[2])
+        ]
+    suffix = "" if args.suite == "main" else f"_{args.suite}"
+    write_report(tables, RESULTS / f"accuracy{suffix}{'_quick' if args.quick else ''}.md", args.quick)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
