@@ -83,7 +83,7 @@ def methods(options, groups):
         for loss in ("mse", "smooth_l1", "wing"):
             yield f"keypoint loss: {loss}", _cnn(options, criterion__keypoint_loss=loss)
     else:
-        raise ValueError(f"unknown suite {suite!r}")
+        raise ValueError(f"unknown suite {options.suite!r}")
 
 
 def youtube_split(path, quick):
@@ -109,12 +109,21 @@ def synthetic_split(quick):
 
 
 def evaluate(name, estimator, fit_params, train, test):
+    """Rows of figures: one per fitted model, plus its flip-test variant for the CNN."""
     X, y, _ = train
-    X_test, y_test = test
     print(f"  {name}: fitting on {len(X)} faces ...", flush=True)
     tic = time.perf_counter()
     estimator.fit(X, y, **fit_params)
     fit_seconds = time.perf_counter() - tic
+    rows = [_score(name, estimator, fit_seconds, test)]
+    if isinstance(estimator, FacialKeypointRegressor) and not estimator.flip_test:
+        # Flip test-time augmentation needs no retraining: the same weights, mirrored input.
+        rows.append(_score(f"{name} + flip_test", estimator.set_params(flip_test=True), fit_seconds, test))
+    return rows
+
+
+def _score(name, estimator, fit_seconds, test):
+    X_test, y_test = test
     tic = time.perf_counter()
     y_pred = estimator.predict(X_test)
     throughput = len(X_test) / (time.perf_counter() - tic)
@@ -211,8 +220,9 @@ def main(argv=None):
         print(f"{title}:", flush=True)
         train, test = load()
         tables[title] = [
-            evaluate(name, estimator, fit_params, train, test)
+            row
             for name, (estimator, fit_params) in methods(args, train[2])
+            for row in evaluate(name, estimator, fit_params, train, test)
         ]
     suffix = "" if args.suite == "main" else f"_{args.suite}"
     write_report(tables, RESULTS / f"accuracy{suffix}{'_quick' if args.quick else ''}.md", args.quick)

@@ -63,7 +63,7 @@ def load_youtube_faces(
     crop_size : int or None, default=96
         Side of the square grayscale face crops in ``data``. None skips cropping: the
         Bunch then has no ``data``, ``target`` or ``crop_boxes``.
-    crop_margin : float, default=0.25
+    crop_margin : float, default=0.1
         Margin around the landmarks' bounding box, as a fraction of its longer side, on
         every side of the crop.
     return_X_y : bool, default=False
