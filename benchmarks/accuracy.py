@@ -64,12 +64,24 @@ AUGMENTATIONS = {
 }
 
 
+def _has_dlib():
+    try:
+        import dlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def methods(options, groups):
     """Name -> (estimator, fit keyword arguments), built fresh for each dataset."""
     if options.suite == "main":
         yield "mean shape", (MeanKeypointRegressor(), {})
         yield "PCA + ridge (grid search)", _pca_ridge(options.quick, groups)
         yield "HOG + ridge", (make_pipeline(HOGFeatures(), MaskedMultiOutputRegressor(Ridge(alpha=60.0))), {})
+        if _has_dlib():
+            from _peers import DlibShapePredictor
+
+            yield "dlib shape predictor (regression trees)", (DlibShapePredictor(), {})
         yield "FacialKeypointRegressor (default)", _cnn(options)
         yield "FacialKeypointRegressor, autoencoder_weight=0.01", _cnn(options, autoencoder_weight=0.01)
     elif options.suite == "augmentation":
