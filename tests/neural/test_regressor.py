@@ -111,6 +111,25 @@ def test_flip_test_is_mirror_equivariant(fitted, faces):
     np.testing.assert_allclose(model.predict(mirrored).reshape(8, 15, 2), expected, atol=1e-3)
 
 
+def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(fitted, faces, monkeypatch):
+    # An oracle network that knows the true keypoints of each face and of its mirror
+    # image: flip test-time augmentation must then return the truth exactly, which it
+    # only does if the mirror, the relabelling and the scaling are composed correctly.
+    model = clone(fitted).set_params(flip_test=True).fit(faces.data[:40], faces.target[:40])
+    images = model._to_tensor_images(faces.images[:8])
+    truth = faces.keypoints[:8]
+    mirrored = truth[:, KAGGLE_15.flip_permutation].copy()
+    mirrored[..., 0] = 31 - mirrored[..., 0]
+
+    def oracle(batch):
+        keypoints = truth if torch.equal(batch, images) else mirrored
+        assert torch.equal(batch, images) or torch.equal(batch, torch.flip(images, dims=[3]))
+        return model._scale_targets(torch.tensor(keypoints.reshape(8, -1), dtype=torch.float32)).numpy()
+
+    monkeypatch.setattr(model, "_predict_scaled", oracle)
+    np.testing.assert_allclose(model.predict(faces.data[:8]), faces.target[:8], atol=1e-4)
+
+
 def test_flip_test_needs_flip_pairs():
     rng = np.random.default_rng(0)
     model = _small(max_epochs=1, flip_test=True).fit(
