@@ -35,7 +35,7 @@ def _demo_models(args):
     return {
         "mean shape": MeanKeypointRegressor(),
         "PCA + ridge": make_pca_ridge(random_state=args.random_state),
-        "CNN + autoencoder": FacialKeypointRegressor(
+        "FacialKeypointRegressor": FacialKeypointRegressor(
             max_epochs=args.max_epochs, random_state=args.random_state, verbose=1
         ),
     }
@@ -65,9 +65,9 @@ def _demo(args):
             )
         )
     print(f"\nHeld-out errors on {len(X_test)} {args.data} faces (lower is better)")
-    print(f"{'model':<19}{'RMSE (px)':>10}{'NME':>8}{'failures':>10}{'fit time':>10}")
+    print(f"{'model':<24}{'RMSE (px)':>10}{'NME':>8}{'failures':>10}{'fit time':>10}")
     for name, rmse, nme, failures, seconds in rows:
-        print(f"{name:<19}{rmse:>10.2f}{nme:>8.1%}{failures:>10.1%}{seconds:>9.1f}s")
+        print(f"{name:<24}{rmse:>10.2f}{nme:>8.1%}{failures:>10.1%}{seconds:>9.1f}s")
     return 0
 
 

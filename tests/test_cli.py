@@ -9,8 +9,10 @@ def test_demo_trains_and_compares_the_models_on_synthetic_faces(capsys):
     assert main(["demo", "--n-samples", "300", "--max-epochs", "2", "--random-state", "1"]) == 0
     out = capsys.readouterr().out
     assert "240 training and 60 test faces" in out
-    errors = dict(re.findall(r"^(mean shape|PCA \+ ridge|CNN \+ autoencoder)\s+([\d.]+)", out, flags=re.M))
-    assert set(errors) == {"mean shape", "PCA + ridge", "CNN + autoencoder"}
+    errors = dict(
+        re.findall(r"^(mean shape|PCA \+ ridge|FacialKeypointRegressor)\s+([\d.]+)", out, flags=re.M)
+    )
+    assert set(errors) == {"mean shape", "PCA + ridge", "FacialKeypointRegressor"}
     # Looking at the pixels must beat predicting the average face.
     assert float(errors["PCA + ridge"]) < 0.9 * float(errors["mean shape"])
 
