@@ -84,6 +84,8 @@ def methods(options, groups):
             yield "dlib shape predictor (regression trees)", (DlibShapePredictor(), {})
         yield "FacialKeypointRegressor (default)", _cnn(options)
         yield "FacialKeypointRegressor, autoencoder_weight=0.01", _cnn(options, autoencoder_weight=0.01)
+    elif options.suite == "default":
+        yield "FacialKeypointRegressor (default)", _cnn(options)
     elif options.suite == "augmentation":
         for name, params in AUGMENTATIONS.items():
             augmenter = None if params is None else KeypointAugmenter(**params)
@@ -211,7 +213,9 @@ def write_report(tables, out, quick):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and less data: a few minutes")
-    parser.add_argument("--suite", choices=["main", "augmentation", "autoencoder", "loss"], default="main")
+    parser.add_argument(
+        "--suite", choices=["main", "default", "augmentation", "autoencoder", "loss"], default="main"
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override the regressor's max_epochs")
     parser.add_argument("--youtube", default=None, help="youtube_faces_68 folder (default: SKFKD_DATA)")
     parser.add_argument("--no-synthetic", action="store_true", help="skip the make_faces table")

@@ -18,11 +18,25 @@ from torch.utils.data import Subset
 
 from skfkd._images import as_image_stack, infer_image_shape
 from skfkd._layout import resolve_layout
+from skfkd.augmentation import KeypointAugmenter
 from skfkd.metrics import keypoint_r2_score
 from skfkd.neural._loss import KeypointAutoencoderLoss
 from skfkd.neural._modules import KeypointAutoencoder
 
 __all__ = ["FacialKeypointRegressor"]
+
+# augmentation="auto": the geometric transforms alone, which measured best on held-out
+# YouTube identities (see the augmentation parameter).
+AUTO_AUGMENTATION = {
+    "rotation": 15.0,
+    "scale": (0.9, 1.1),
+    "shift": 0.05,
+    "flip": 0.0,
+    "brightness": 0.0,
+    "contrast": 0.0,
+    "noise": 0.0,
+    "occlusion": 0.0,
+}
 
 
 def _resolve_device(device):
@@ -182,9 +196,15 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         skips the decoder). Off by default because on held-out YouTube identities it
         measured worse with full labels (NME 6.16% at 0, 6.63% at 0.01, 7.19% at 0.05
         after 30 epochs); turn it on to learn from unlabelled faces (rows of NaN).
-    augmentation : KeypointAugmenter or None, default=None
+    augmentation : "auto", KeypointAugmenter or None, default="auto"
         Applied to each training batch on the training device; never at predict time
-        nor to the validation split.
+        nor to the validation split. "auto" is the combination that measured best on
+        held-out YouTube identities: rotation up to 15 degrees, zoom 0.9-1.1 and shifts
+        up to 5%, no flips or photometric changes (NME 5.62% against 6.00% without
+        augmentation, 5.89% photometric only, 6.04% with everything, at 30 epochs;
+        5.14% against 5.68% at the default 60).
+        Pass a :class:`~skfkd.augmentation.KeypointAugmenter` to choose (and tune)
+        your own, or None to train on the images as they are.
     flip_test : bool, default=False
         Also predict on mirrored images and average (flip test-time augmentation),
         swapping left and right through the layout's flip pairs.
@@ -251,7 +271,7 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         *,
         latent_dim=128,
         autoencoder_weight=0.0,
-        augmentation=None,
+        augmentation="auto",
         flip_test=False,
         layout=None,
         image_shape=None,
@@ -306,8 +326,11 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         if params:
             super().set_params(**params)
         if nested:
-            if self.augmentation is None:
-                raise ValueError(f"cannot set {sorted(nested)} on augmentation=None; set augmentation first")
+            if not isinstance(self.augmentation, KeypointAugmenter):
+                raise ValueError(
+                    f"cannot set {sorted(nested)} on augmentation={self.augmentation!r}; "
+                    "pass augmentation=KeypointAugmenter(...) first"
+                )
             self.augmentation.set_params(**nested)
         return self
 
@@ -510,9 +533,8 @@ class FacialKeypointRegressor(NeuralNetRegressor):
             raise ValueError(f"y has {y.shape[1]} columns but the model was fitted on {self.n_outputs_}")
         if fresh:
             # A fitted copy, so the user's augmenter (and a grid search's) stays untouched.
-            self.augmentation_ = None
-            if self.augmentation is not None:
-                self.augmentation_ = clone(self.augmentation)
+            self.augmentation_ = self._build_augmentation()
+            if self.augmentation_ is not None:
                 if self.layout is not None:
                     self.augmentation_.set_params(layout=self.layout)
                 self.augmentation_.fit(images, y)
@@ -527,6 +549,18 @@ class FacialKeypointRegressor(NeuralNetRegressor):
             )
             super().partial_fit(dataset, None, **fit_params)
         return self
+
+    def _build_augmentation(self):
+        """A fresh augmenter for training, so the user's (and a grid search's) stays untouched."""
+        if self.augmentation is None:
+            return None
+        if isinstance(self.augmentation, str) and self.augmentation == "auto":
+            return KeypointAugmenter(**AUTO_AUGMENTATION)
+        if not isinstance(self.augmentation, KeypointAugmenter):
+            raise ValueError(
+                f"augmentation must be 'auto', None or a KeypointAugmenter; got {self.augmentation!r}"
+            )
+        return clone(self.augmentation)
 
     def _resolve_layout(self):
         try:

@@ -16,7 +16,14 @@ from skfkd.datasets import make_faces
 from skfkd.metrics import keypoint_rmse
 from skfkd.neural import KeypointAutoencoder, masked_mse
 
-SMALL = {"module__widths": (8, 16, 32), "module__decoder_widths": (16, 8), "latent_dim": 32, "batch_size": 32}
+# No augmentation unless a test asks for it: these tests check the training machinery.
+SMALL = {
+    "module__widths": (8, 16, 32),
+    "module__decoder_widths": (16, 8),
+    "latent_dim": 32,
+    "batch_size": 32,
+    "augmentation": None,
+}
 
 
 def _small(**params):
@@ -329,3 +336,14 @@ def test_augmentation_parameters_are_nested_sklearn_parameters():
     assert model.augmentation.rotation == 15.0  # the clone has its own augmenter
     with pytest.raises(ValueError, match="augmentation=None"):
         _small().set_params(augmentation__rotation=5.0)
+
+
+def test_default_augmentation_is_the_measured_geometric_one(faces):
+    model = FacialKeypointRegressor(**{**SMALL, "augmentation": "auto"}, max_epochs=1, random_state=0)
+    model.fit(faces.data, faces.target)
+    params = model.augmentation_.get_params()
+    assert params["rotation"] == 15.0 and params["scale"] == (0.9, 1.1) and params["shift"] == 0.05
+    assert params["flip"] == params["brightness"] == params["contrast"] == params["noise"] == 0
+    assert FacialKeypointRegressor().augmentation == "auto"
+    with pytest.raises(ValueError, match="augmentation must be 'auto', None or a KeypointAugmenter"):
+        _small(augmentation="strong").fit(faces.data, faces.target)
