@@ -10,6 +10,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from skfkd._images import infer_image_shape
+
 
 def _check_image_shape(image_shape):
     """``image_shape`` as a pair of positive ints, or None."""
@@ -80,12 +82,7 @@ class _ShapedImageTransformer(_ImageTransformer):
                 raise ValueError(f"X holds {tuple(stack_shape[1:])} images but image_shape={image_shape}")
             return tuple(int(v) for v in stack_shape[1:])
         if image_shape is not None:
-            if image_shape[0] * image_shape[1] != n_features:
-                raise ValueError(
-                    f"image_shape={image_shape} holds {image_shape[0] * image_shape[1]} pixels "
-                    f"but X has {n_features} columns"
-                )
-            return image_shape
+            return infer_image_shape(n_features, image_shape)
         side = math.isqrt(n_features)
         if side * side == n_features:
             return side, side
