@@ -85,8 +85,9 @@ def main(argv=None):
     seconds = time.perf_counter() - tic
     record("PCA + ridge", len(X) / seconds, seconds, baseline)
     for name, augmentation in [
-        ("CNN + AE (default)", None),
-        ("CNN + AE, augmentation on", KeypointAugmenter()),
+        ("FacialKeypointRegressor, no augmentation", None),
+        ("FacialKeypointRegressor (default augmentation)", "auto"),
+        ("FacialKeypointRegressor, every augmentation", KeypointAugmenter()),
     ]:
         model = FacialKeypointRegressor(
             max_epochs=epochs, train_split=None, augmentation=augmentation, random_state=0
