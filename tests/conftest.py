@@ -32,6 +32,11 @@ def youtube_path():
 
 
 @pytest.fixture(scope="session")
+def lfpw_path():
+    return _real_data_folder("lfpw68_train")
+
+
+@pytest.fixture(scope="session")
 def youtube_faces(youtube_path):
     from skfkd.datasets import load_youtube_faces
 

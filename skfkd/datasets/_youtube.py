@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import csv
-import io
 import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
-from sklearn.utils import Bunch
 
-from skfkd._crop import DEFAULT_CROP_MARGIN, boxes_from_keypoints, crop_faces_from_boxes, keypoints_to_crop
-from skfkd._layout import IBUG_68, to_keypoints, to_targets
-from skfkd.datasets._base import _missing_file_error, get_data_home
+from skfkd._crop import DEFAULT_CROP_MARGIN
+from skfkd._layout import IBUG_68, to_keypoints
+from skfkd.datasets._base import (
+    _check_crop_options,
+    _decode_image,
+    _face_bunch,
+    _missing_file_error,
+    get_data_home,
+)
 
 __all__ = ["load_youtube_faces"]
 
@@ -77,6 +80,8 @@ def load_youtube_faces(
         - ``images``: object array of the full RGB photos, each ``(h, w, 3)`` uint8;
         - ``keypoints``: ``(n, 68, 2)`` landmarks in photo pixels;
         - ``filenames``, ``identities``: the photo names and the person in each photo;
+        - ``sources``: ``"youtube_faces_68/<subset>"`` on every row, which tells the
+          sources apart once datasets are concatenated;
         - ``data``: ``(n, crop_size**2)`` uint8 grayscale face crops;
         - ``target``: ``(n, 136)`` landmarks in crop pixels;
         - ``crop_boxes``: ``(n, 4)`` ``[left, top, width, height]`` of each crop;
@@ -100,10 +105,7 @@ def load_youtube_faces(
     """
     if subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}; got {subset!r}")
-    if crop_size is not None and (not isinstance(crop_size, (int, np.integer)) or crop_size < 8):
-        raise ValueError(f"crop_size must be an int >= 8 or None; got {crop_size!r}")
-    if return_X_y and crop_size is None:
-        raise ValueError("return_X_y=True needs crops: pass a crop_size")
+    _check_crop_options(crop_size, crop_margin, return_X_y)
     folder = Path(path) if path is not None else get_data_home() / FOLDER_NAME
     csv_path = folder / f"{subset}_frames_keypoints.csv"
     if not csv_path.is_file():
@@ -112,22 +114,17 @@ def load_youtube_faces(
         )
     filenames, targets = _read_landmarks_csv(csv_path)
     images = _read_photos(folder, subset, filenames)
-    keypoints = to_keypoints(targets)
-    bunch = Bunch(
-        images=images,
-        keypoints=keypoints,
+    bunch = _face_bunch(
+        images,
+        to_keypoints(targets),
+        layout=IBUG_68,
+        descr=DESCR,
+        crop_size=crop_size,
+        crop_margin=crop_margin,
         filenames=np.asarray(filenames),
         identities=np.asarray([_IDENTITY_SUFFIX.sub("", Path(name).stem) for name in filenames]),
-        target_names=IBUG_68.target_names,
-        layout=IBUG_68,
-        DESCR=DESCR,
+        sources=np.full(len(filenames), f"{FOLDER_NAME}/{subset}"),
     )
-    if crop_size is not None:
-        boxes = boxes_from_keypoints(keypoints, crop_margin)
-        crops = crop_faces_from_boxes(images, boxes, crop_size)
-        bunch.data = crops.reshape(len(crops), -1)
-        bunch.target = to_targets(keypoints_to_crop(keypoints, boxes, crop_size))
-        bunch.crop_boxes = boxes
     if return_X_y:
         return bunch.data, bunch.target
     return bunch
@@ -193,7 +190,7 @@ def _read_photos(folder, subset, filenames):
                     raise FileNotFoundError(
                         f"{zip_path} has no {member}, which {subset}_frames_keypoints.csv lists"
                     )
-                images[i] = _decode(archive.read(member), f"{zip_path}:{member}")
+                images[i] = _decode_image(archive.read(member), f"{zip_path}:{member}")
         return images
     image_folder = folder / subset
     if not image_folder.is_dir():
@@ -204,13 +201,5 @@ def _read_photos(folder, subset, filenames):
         photo = image_folder / name
         if not photo.is_file():
             raise FileNotFoundError(f"{photo} is missing, though {subset}_frames_keypoints.csv lists it")
-        images[i] = _decode(photo.read_bytes(), str(photo))
+        images[i] = _decode_image(photo.read_bytes(), str(photo))
     return images
-
-
-def _decode(payload, where):
-    try:
-        with Image.open(io.BytesIO(payload)) as image:
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"cannot read the image {where}: {error}") from None
