@@ -41,3 +41,14 @@ def youtube_faces(youtube_path):
     from skfkd.datasets import load_youtube_faces
 
     return load_youtube_faces(youtube_path)
+
+
+@pytest.fixture(scope="session")
+def youtube_landmarker(youtube_faces):
+    """A FaceLandmarker on every sixth YouTube photo, with PCA + ridge to keep it quick."""
+    from skfkd.baselines import make_pca_ridge
+    from skfkd.faces import FaceLandmarker
+
+    train = slice(0, 3462, 6)
+    landmarker = FaceLandmarker(make_pca_ridge(random_state=0), n_calibration=80, random_state=0)
+    return landmarker.fit(list(youtube_faces.images[train]), youtube_faces.keypoints[train])

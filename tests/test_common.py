@@ -5,7 +5,8 @@ from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfkd import FacialKeypointRegressor
-from skfkd.baselines import HOGFeatures, MaskedMultiOutputRegressor, MeanKeypointRegressor
+from skfkd.baselines import HOGFeatures, MaskedMultiOutputRegressor, MeanKeypointRegressor, make_pca_ridge
+from skfkd.faces import FaceLandmarker
 from skfkd.preprocessing import HistogramEqualizer, ImageScaler
 
 # sklearn's generic checks train on 2-10 columns of random numbers with a 1-D target. The
@@ -88,6 +89,46 @@ HOG_EXPECTED_FAILED_CHECKS = {
     )
 }
 
+# FaceLandmarker takes a list of photos (any sizes) and keypoints per face, and predicts a
+# list of faces per photo: no check can feed it a feature matrix. It refuses one with a
+# ValueError that says to pass a list of photos. tests/faces/test_landmarker.py covers
+# what these checks would (fit returns self, seeded reproducibility, unfitted errors,
+# bad input) on photos, and tests/test_cli.py pickles a fitted one.
+_PHOTOS = "takes a list of photos and keypoints per face, not a feature matrix; tested on photos instead"
+LANDMARKER_EXPECTED_FAILURES = dict.fromkeys(
+    [
+        "check_complex_data",
+        "check_dict_unchanged",
+        "check_dont_overwrite_parameters",
+        "check_dtype_object",
+        "check_estimator_sparse_array",
+        "check_estimator_sparse_matrix",
+        "check_estimator_sparse_tag",
+        "check_estimators_dtypes",
+        "check_estimators_empty_data_messages",
+        "check_estimators_fit_returns_self",
+        "check_estimators_nan_inf",
+        "check_estimators_overwrite_params",
+        "check_estimators_pickle",
+        "check_estimators_pickle(readonly_memmap=True)",
+        "check_f_contiguous_array_estimator",
+        "check_fit2d_1feature",
+        "check_fit2d_1sample",
+        "check_fit2d_predict1d",
+        "check_fit_check_is_fitted",
+        "check_fit_idempotent",
+        "check_fit_score_takes_y",
+        "check_methods_sample_order_invariance",
+        "check_methods_subset_invariance",
+        "check_n_features_in",
+        "check_n_features_in_after_fitting",
+        "check_pipeline_consistency",
+        "check_positive_only_tag_during_fit",
+        "check_readonly_memmap_input",
+    ],
+    _PHOTOS,
+)
+
 
 ESTIMATORS = [
     FacialKeypointRegressor(
@@ -102,8 +143,10 @@ ESTIMATORS = [
     ImageScaler(method="standardize"),
     ImageScaler(max_value=255),
     HistogramEqualizer(),
+    FaceLandmarker(make_pca_ridge(2), n_calibration=0, verify_faces=False),
 ]
 EXPECTED_FAILURES = {
+    FaceLandmarker: LANDMARKER_EXPECTED_FAILURES,
     FacialKeypointRegressor: REGRESSOR_EXPECTED_FAILURES,
     HOGFeatures: HOG_EXPECTED_FAILED_CHECKS,
 }

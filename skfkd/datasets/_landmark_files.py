@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
-from skfkd._crop import DEFAULT_CROP_MARGIN, boxes_from_keypoints
+from skfkd._crop import DEFAULT_CROP_MARGIN, boxes_from_keypoints, square_boxes
 from skfkd._images import as_image_stack
 from skfkd._layout import IBUG_68, KeypointLayout, to_keypoints
 from skfkd.datasets._base import _check_crop_options, _face_bunch, _read_image_file
@@ -548,7 +548,7 @@ def load_dlib_xml(
         descr=XML_DESCR,
         crop_size=crop_size,
         crop_margin=crop_margin,
-        crop_boxes=_square_boxes(face_boxes, crop_margin) if crop_from == "boxes" else None,
+        crop_boxes=square_boxes(face_boxes, crop_margin) if crop_from == "boxes" else None,
         filenames=np.asarray([handler.images[image][0] for image, _, _ in faces]),
         sources=np.full(len(faces), path.name),
         face_boxes=face_boxes,
@@ -556,13 +556,6 @@ def load_dlib_xml(
     if return_X_y:
         return bunch.data, bunch.target
     return bunch
-
-
-def _square_boxes(boxes, margin):
-    """Square boxes with the same centres, the longer side grown by ``margin`` on each side."""
-    centre = boxes[:, :2] + boxes[:, 2:] / 2
-    side = boxes[:, 2:].max(axis=1) * (1 + 2 * margin)
-    return np.column_stack([centre - side[:, None] / 2, side, side])
 
 
 def save_dlib_xml(images, keypoints, path, *, filenames=None, boxes=None, image_shape=None, overwrite=False):
