@@ -1,74 +1,394 @@
-"""The ``skfkd`` command line (also ``python -m skfkd``)."""
+"""The ``skfkd`` command line (also ``python -m skfkd``).
+
+Exit status: 0 on success, 1 when the work fails, 2 for bad arguments or input files,
+3 when a photo holds no face that could be found.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 __all__ = ["main"]
 
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FACE = 1, 2, 3
+SOURCES = ("synthetic", "youtube", "kaggle", "pts", "xml")
 
-def _load_demo_data(args):
-    """Train/test arrays for the demo, split so the test faces are unseen."""
-    from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
-    from skfkd.datasets import load_kaggle_facial_keypoints, load_youtube_faces, make_faces
+class _BadInput(ValueError):
+    """Input the user must fix; reported in one line with exit status 2."""
 
-    if args.data == "synthetic":
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class _Dataset:
+    """Faces from one source: crops always, photos when the source has them."""
+
+    name: str
+    X: np.ndarray  # crops (n, size**2)
+    y: np.ndarray  # crop keypoints (n, 2k)
+    groups: np.ndarray  # faces of one person or one photo share a group
+    photos: np.ndarray | None = None  # object array of photos, one per face
+    keypoints: np.ndarray | None = None  # photo keypoints (n, k, 2)
+
+
+def _resolve_source(args):
+    """The source kind and path from ``--data`` (a kind or a path) and ``--path``."""
+    data, path = args.data, args.path
+    if data in SOURCES:
+        if data == "synthetic":
+            return data, None
+        if path is None:
+            from skfkd.datasets import get_data_home
+
+            if data in ("pts", "xml"):
+                raise _BadInput(f"--data {data} needs --path (a folder of .pts files or an .xml file)")
+            path = (
+                get_data_home() / {"youtube": "youtube_faces_68", "kaggle": "kaggle_facial_keypoints"}[data]
+            )
+        return data, Path(path)
+    path = Path(data)
+    if path.is_dir():
+        kind = "youtube" if any(path.glob("*_frames_keypoints.csv")) else "pts"
+        return kind, path
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix == ".xml":
+            return "xml", path
+        if suffix in (".csv", ".zip"):
+            return "kaggle", path
+        raise _BadInput(f"--data {data}: expected a folder, an .xml, .csv or .zip file")
+    raise _BadInput(f"--data {data!r} is neither one of {', '.join(SOURCES)} nor an existing file or folder")
+
+
+def _load_dataset(args, crop_size=96, crop_margin=None) -> _Dataset:
+    from skfkd._crop import DEFAULT_CROP_MARGIN
+    from skfkd.datasets import (
+        load_dlib_xml,
+        load_kaggle_facial_keypoints,
+        load_landmark_folder,
+        load_youtube_faces,
+        make_faces,
+    )
+
+    kind, path = _resolve_source(args)
+    framing = {
+        "crop_size": crop_size,
+        "crop_margin": DEFAULT_CROP_MARGIN if crop_margin is None else crop_margin,
+    }
+    if kind == "synthetic":
         X, y = make_faces(args.n_samples, random_state=args.random_state, return_X_y=True)
-        return train_test_split(X, y, test_size=0.2, random_state=args.random_state)
-    if args.data == "youtube":
-        faces = load_youtube_faces(args.path)
-        # Hold out whole people: frames of one person are near-duplicates of each other.
-        split = GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=args.random_state)
-        train, test = next(split.split(faces.data, faces.target, faces.identities))
-        return faces.data[train], faces.data[test], faces.target[train], faces.target[test]
-    faces = load_kaggle_facial_keypoints(args.path)
-    return train_test_split(faces.data, faces.target, test_size=0.2, random_state=args.random_state)
+        return _Dataset("synthetic", X, y, np.arange(len(X)))
+    if kind == "kaggle":
+        faces = load_kaggle_facial_keypoints(path)
+        return _Dataset(f"Kaggle ({path.name})", faces.data, faces.target, np.arange(len(faces.data)))
+    if kind == "youtube":
+        faces = load_youtube_faces(path, subset=getattr(args, "subset", "training"), **framing)
+        groups = faces.identities  # frames of one person are near-duplicates: keep them together
+    elif kind == "pts":
+        faces = load_landmark_folder(path, **framing)
+        groups = faces.filenames
+    else:
+        faces = load_dlib_xml(path, **framing)
+        groups = faces.filenames  # faces of one photo stay together
+    return _Dataset(f"{kind} ({path.name})", faces.data, faces.target, groups, faces.images, faces.keypoints)
 
 
-def _demo_models(args):
+def _split(dataset, test_size, random_state):
+    from sklearn.model_selection import GroupShuffleSplit
+
+    split = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=random_state)
+    train, test = next(split.split(dataset.X, dataset.y, dataset.groups))
+
+    def part(rows):
+        photos = None if dataset.photos is None else dataset.photos[rows]
+        keypoints = None if dataset.keypoints is None else dataset.keypoints[rows]
+        return _Dataset(
+            dataset.name, dataset.X[rows], dataset.y[rows], dataset.groups[rows], photos, keypoints
+        )
+
+    return part(train), part(test)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _load_model(path):
+    import joblib
+
+    path = Path(path)
+    if path.is_dir():
+        raise _BadInput(f"{path} is a folder; expected a model file written by `skfkd train --out`")
+    if not path.is_file():
+        raise _BadInput(f"the model file {path} does not exist")
+    try:
+        model = joblib.load(path)
+    except Exception as error:  # noqa: BLE001 (unpickling can fail in many ways; all mean a bad file)
+        raise _BadInput(
+            f"{path} is not a model file skfkd can read ({type(error).__name__}: {error})"
+        ) from None
+    if not hasattr(model, "predict"):
+        raise _BadInput(f"{path} holds a {type(model).__name__}, not a fitted model")
+    return model
+
+
+def _n_model_keypoints(model):
+    from skfkd.faces import FaceLandmarker
+
+    if isinstance(model, FaceLandmarker):
+        return model.n_keypoints_
+    n_outputs = getattr(model, "n_outputs_", None) or getattr(
+        getattr(model, "module_", None), "n_outputs", None
+    )
+    return None if n_outputs is None else int(n_outputs) // 2
+
+
+def _check_model_fits_data(model, dataset, path):
+    n_model = _n_model_keypoints(model)
+    n_data = dataset.y.shape[1] // 2
+    if n_model is not None and n_model != n_data:
+        raise _BadInput(f"the model in {path} predicts {n_model} keypoints but the data have {n_data}")
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _error_row(label, y_true, y_pred, n_total=None):
+    from skfkd.metrics import failure_rate, keypoint_rmse, normalized_mean_error
+
+    return {
+        "how": label,
+        "faces": len(y_true) if n_total is None else f"{len(y_true)}/{n_total}",
+        "RMSE (px)": f"{keypoint_rmse(y_true, y_pred):.2f}",
+        "NME": f"{normalized_mean_error(y_true, y_pred):.2%}",
+        "failures": f"{failure_rate(y_true, y_pred):.1%}",
+    }
+
+
+def _evaluate(model, dataset):
+    """Metric rows: on crops framed on the landmarks and, for photos, on detected faces."""
+    from skfkd._layout import to_targets
+    from skfkd.faces import FaceLandmarker, match_faces
+
+    regressor = model.regressor_ if isinstance(model, FaceLandmarker) else model
+    rows = [_error_row("crops framed on the landmarks", dataset.y, regressor.predict(dataset.X))]
+    if isinstance(model, FaceLandmarker) and dataset.photos is not None:
+        found = match_faces(model.predict(list(dataset.photos)), dataset.keypoints)
+        detected = ~np.isnan(found).all(axis=(1, 2))
+        if detected.any():
+            rows.append(
+                _error_row(
+                    "faces found by the detector (photo px)",
+                    to_targets(dataset.keypoints[detected]),
+                    to_targets(found[detected]),
+                    n_total=len(detected),
+                )
+            )
+    return rows
+
+
+def _print_table(rows, title):
+    print(f"\n{title}")
+    widths = {key: max(len(key), *(len(str(row[key])) for row in rows)) for key in rows[0]}
+    print("  ".join(key.ljust(widths[key]) for key in rows[0]))
+    for row in rows:
+        print("  ".join(str(row[key]).ljust(widths[key]) for key in row))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _train(args):
+    import joblib
+
+    from skfkd.faces import FaceLandmarker
+    from skfkd.neural import FacialKeypointRegressor
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise _BadInput(f"--out {out} is a folder; give a file name such as model.joblib")
+    print("Loading the faces ...", flush=True)
+    dataset = _load_dataset(args)
+    train, test = _split(dataset, args.test_size, args.random_state)
+    print(f"  {len(train.X)} training and {len(test.X)} held-out faces from {dataset.name}", flush=True)
+    regressor = FacialKeypointRegressor(max_epochs=args.max_epochs, random_state=args.random_state, verbose=1)
+    started = time.perf_counter()
+    if train.photos is not None:
+        model = FaceLandmarker(regressor, random_state=args.random_state, verbose=1)
+        model.fit(list(train.photos), train.keypoints)
+    else:
+        model = regressor.fit(train.X, train.y)
+    print(f"Trained in {time.perf_counter() - started:.0f} s", flush=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, out)
+    print(f"Wrote {out}")
+    _print_table(_evaluate(model, test), f"Held-out errors on {len(test.X)} faces (lower is better)")
+    return 0
+
+
+def _evaluate_command(args):
+    from skfkd.faces import FaceLandmarker
+
+    model = _load_model(args.model)
+    framing = {}
+    if isinstance(model, FaceLandmarker):
+        framing = {"crop_size": model.crop_size, "crop_margin": model.crop_margin}
+    dataset = _load_dataset(args, **framing)
+    _check_model_fits_data(model, dataset, args.model)
+    _print_table(
+        _evaluate(model, dataset), f"Errors on {len(dataset.X)} faces of {dataset.name} (lower is better)"
+    )
+    return 0
+
+
+def _predict(args):
+    from skfkd.datasets._base import _read_image_file
+    from skfkd.faces import FaceLandmarker
+
+    model = _load_model(args.model)
+    if not isinstance(model, FaceLandmarker):
+        raise _BadInput(
+            f"{args.model} holds a model for face crops ({type(model).__name__}); train on photos "
+            "(skfkd train --data youtube, a .pts folder or an .xml file) to predict on photos"
+        )
+    photos = []
+    for name in args.photos:
+        path = Path(name)
+        if path.is_dir():
+            raise _BadInput(f"{path} is a folder; expected a photo file (JPEG or PNG)")
+        photos.append(_read_image_file(path))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _BadInput(f"--out {out} is a file; expected a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    predictions = model.predict(photos)
+    without_face = [name for name, faces in zip(args.photos, predictions) if len(faces) == 0]
+    _write_predictions(args, photos, predictions, model, out)
+    for name, faces in zip(args.photos, predictions):
+        print(f"{name}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+    if without_face:
+        print(f"skfkd: no face found in {', '.join(without_face)}", file=sys.stderr)
+        return EXIT_NO_FACE
+    return 0
+
+
+def _write_predictions(args, photos, predictions, model, out):
+    from skfkd._layout import resolve_layout
+    from skfkd.datasets import save_dlib_xml, save_landmark_folder
+
+    layout = resolve_layout(None, model.n_keypoints_) if model.n_keypoints_ in (15, 68) else None
+    stems = [Path(name).stem for name in args.photos]
+    if len(set(stems)) != len(stems):
+        raise _BadInput("two photos share a file name; their outputs would overwrite each other")
+    for stem, photo, faces in zip(stems, photos, predictions):
+        _draw(photo, faces, layout, out / f"{stem}_keypoints.png")
+        if args.format == "csv":
+            lines = ["face,keypoint,name,x,y"]
+            for f, face in enumerate(faces):
+                for k, (x, y) in enumerate(face):
+                    name = layout.keypoint_names[k] if layout else str(k)
+                    lines.append(f"{f},{k},{name},{x:.3f},{y:.3f}")
+            (out / f"{stem}.csv").write_text("\n".join(lines) + "\n")
+        elif args.format == "json":
+            record = {"photo": stem, "faces": [{"keypoints": face.round(3).tolist()} for face in faces]}
+            (out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    rows = [(stem, photo, face) for stem, photo, faces in zip(stems, photos, predictions) for face in faces]
+    if args.format in ("pts", "xml") and rows:
+        images = [photo for _, photo, _ in rows]
+        keypoints = np.stack([face for _, _, face in rows])
+        if args.format == "pts":
+            counts = {stem: sum(s == stem for s, _, _ in rows) for stem, _, _ in rows}
+            seen = {}
+            names = []
+            for stem, _, _ in rows:
+                seen[stem] = seen.get(stem, 0) + 1
+                names.append(f"{stem}.png" if counts[stem] == 1 else f"{stem}_{seen[stem]}.png")
+            save_landmark_folder(images, keypoints, out / "pts", filenames=names, overwrite=True)
+        else:
+            save_dlib_xml(
+                images,
+                keypoints,
+                out / "predictions.xml",
+                filenames=[f"{s}.png" for s, _, _ in rows],
+                overwrite=True,
+            )
+
+
+def _draw(photo, faces, layout, path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise _BadInput("drawing the keypoints needs matplotlib: pip install skfkd[plot]") from None
+    from skfkd.plotting import plot_keypoints
+
+    height, width = photo.shape[:2]
+    figure = Figure(figsize=(width / 100, height / 100), dpi=100)
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.imshow(photo, cmap="gray" if photo.ndim == 2 else None)
+    size = max(2.0, min(height, width) / 150)
+    for face in faces:
+        plot_keypoints(None, face, layout=layout, ax=ax, s=size**2, linewidths=0)
+    ax.set_xlim(-0.5, width - 0.5)  # the view is the photo, whatever the faces drawn
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_axis_off()
+    figure.savefig(path, dpi=100)
+
+
+def _demo(args):
     from skfkd.baselines import MeanKeypointRegressor, make_pca_ridge
     from skfkd.neural import FacialKeypointRegressor
 
-    return {
+    started = time.perf_counter()
+    print(f"Loading {args.data} faces ...", flush=True)
+    train, test = _split(_load_dataset(args), 0.2, args.random_state)
+    print(f"  {len(train.X)} training and {len(test.X)} test faces ({time.perf_counter() - started:.1f} s)")
+    models = {
         "mean shape": MeanKeypointRegressor(),
         "PCA + ridge": make_pca_ridge(random_state=args.random_state),
         "FacialKeypointRegressor": FacialKeypointRegressor(
             max_epochs=args.max_epochs, random_state=args.random_state, verbose=1
         ),
     }
-
-
-def _demo(args):
-    from skfkd.metrics import failure_rate, keypoint_rmse, normalized_mean_error
-
-    started = time.perf_counter()
-    print(f"Loading {args.data} faces ...", flush=True)
-    X_train, X_test, y_train, y_test = _load_demo_data(args)
-    print(f"  {len(X_train)} training and {len(X_test)} test faces ({time.perf_counter() - started:.1f} s)")
     rows = []
-    for name, model in _demo_models(args).items():
+    for name, model in models.items():
         print(f"Training {name} ...", flush=True)
         tic = time.perf_counter()
-        model.fit(X_train, y_train)
-        seconds = time.perf_counter() - tic
-        y_pred = model.predict(X_test)
-        rows.append(
-            (
-                name,
-                keypoint_rmse(y_test, y_pred),
-                normalized_mean_error(y_test, y_pred),
-                failure_rate(y_test, y_pred),
-                seconds,
-            )
-        )
-    print(f"\nHeld-out errors on {len(X_test)} {args.data} faces (lower is better)")
-    print(f"{'model':<24}{'RMSE (px)':>10}{'NME':>8}{'failures':>10}{'fit time':>10}")
-    for name, rmse, nme, failures, seconds in rows:
-        print(f"{name:<24}{rmse:>10.2f}{nme:>8.1%}{failures:>10.1%}{seconds:>9.1f}s")
+        model.fit(train.X, train.y)
+        row = {"model": name, **_error_row("", test.y, model.predict(test.X))}
+        del row["how"], row["faces"]
+        rows.append({**row, "fit time": f"{time.perf_counter() - tic:.1f}s"})
+    _print_table(rows, f"Held-out errors on {len(test.X)} {args.data} faces (lower is better)")
     return 0
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _add_data_options(parser, *, default=None):
+    parser.add_argument(
+        "--data",
+        default=default,
+        required=default is None,
+        metavar="SOURCE",
+        help=f"{', '.join(SOURCES)}, or a path: a folder of photos with .pts files, a dlib .xml file, "
+        "a Kaggle .csv/.zip, or the YouTube faces folder",
+    )
+    parser.add_argument("--path", default=None, help="file or folder of the data (default: under SKFKD_DATA)")
+    parser.add_argument(
+        "--n-samples", type=int, default=3000, help="number of synthetic faces (default: 3000)"
+    )
+    parser.add_argument("--random-state", type=int, default=0)
 
 
 def _parser():
@@ -76,6 +396,29 @@ def _parser():
         prog="skfkd", description="Facial keypoint detection with the scikit-learn API."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a model and report its held-out errors")
+    _add_data_options(train)
+    train.add_argument("--out", required=True, help="model file to write (joblib)")
+    train.add_argument("--max-epochs", type=int, default=60, help="CNN training epochs at most (default: 60)")
+    train.add_argument("--test-size", type=float, default=0.2, help="held-out share (default: 0.2)")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="print a model's errors on a dataset")
+    evaluate.add_argument("model", help="model file from `skfkd train`")
+    _add_data_options(evaluate)
+    evaluate.add_argument(
+        "--subset", choices=["training", "test"], default="test", help="YouTube split (default: test)"
+    )
+    evaluate.set_defaults(handler=_evaluate_command)
+
+    predict = commands.add_parser("predict", help="find the keypoints of the faces in photos")
+    predict.add_argument("model", help="model file from `skfkd train` on photos")
+    predict.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photos")
+    predict.add_argument("--out", required=True, help="folder for the annotated PNGs and keypoint files")
+    predict.add_argument("--format", choices=["csv", "json", "pts", "xml"], default="csv")
+    predict.set_defaults(handler=_predict)
+
     demo = commands.add_parser(
         "demo",
         help="train and evaluate on held-out faces",
@@ -95,13 +438,14 @@ def _parser():
 def main(argv=None):
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.data != "synthetic" and args.path is None:
-        from skfkd.datasets import get_data_home
-
-        folder = {"youtube": "youtube_faces_68", "kaggle": "kaggle_facial_keypoints"}[args.data]
-        args.path = get_data_home() / folder
     try:
         return args.handler(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (_BadInput, FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError) as error:
         print(f"skfkd: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("skfkd: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as error:  # noqa: BLE001 (one line for a person, not a traceback)
+        print(f"skfkd: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,8 +1,17 @@
+import json
 import re
 import subprocess
 import sys
 
+import joblib
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.data import astronaut
+
+from skfkd import IBUG_68
 from skfkd.cli import main
+from skfkd.datasets import load_dlib_xml, load_landmark_folder, make_faces, save_landmark_folder
 
 
 def test_demo_trains_and_compares_the_models_on_synthetic_faces(capsys):
@@ -27,5 +36,114 @@ def test_demo_reports_missing_data_as_an_error(tmp_path, capsys):
 
 
 def test_python_dash_m_runs_the_command_line():
-    result = subprocess.run([sys.executable, "-m", "skfkd", "demo", "--help"], capture_output=True, text=True)
-    assert result.returncode == 0 and "--data {synthetic,youtube,kaggle}" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "skfkd", "predict", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "--format {csv,json,pts,xml}" in result.stdout
+
+
+def test_bad_arguments_exit_with_2(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", "synthetic"])  # no --out
+    assert exit_.value.code == 2
+    assert main(["train", "--data", "/no/such/place", "--out", "m.joblib"]) == 2
+    assert "neither one of synthetic" in capsys.readouterr().err
+
+
+def test_train_and_evaluate_on_synthetic_crops(tmp_path, capsys):
+    model = tmp_path / "model.joblib"
+    argv = ["--data", "synthetic", "--n-samples", "200", "--random-state", "0"]
+    assert main(["train", *argv, "--out", str(model), "--max-epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "160 training and 40 held-out faces" in out and "crops framed on the landmarks" in out
+    assert main(["evaluate", str(model), *argv]) == 0
+    assert re.search(r"crops framed on the landmarks\s+200\s+[\d.]+\s+[\d.]+%", capsys.readouterr().out)
+    # A 15-point model cannot be scored on 68-point faces.
+    photos, keypoints = _canvas_photos(3)
+    save_landmark_folder(photos, keypoints, tmp_path / "faces68")
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "faces68")]) == 2
+    assert "predicts 15 keypoints but the data have 68" in capsys.readouterr().err
+
+
+def _canvas_photos(n, seed=0):
+    """Synthetic faces pasted on larger noisy backgrounds, so a photo has room around the face."""
+    faces = make_faces(n, layout=IBUG_68, random_state=seed)
+    rng = np.random.default_rng(seed)
+    photos, keypoints = [], []
+    for crop, target in zip(faces.data.reshape(-1, 96, 96), faces.target.reshape(-1, 68, 2)):
+        canvas = rng.integers(0, 256, (180, 200), dtype=np.uint8)
+        top, left = rng.integers(0, 80), rng.integers(0, 100)
+        canvas[top : top + 96, left : left + 96] = crop
+        photos.append(canvas)
+        keypoints.append(target + [left, top])
+    return photos, np.array(keypoints)
+
+
+def test_train_from_a_pts_folder_end_to_end(tmp_path, capsys):
+    photos, keypoints = _canvas_photos(60)
+    save_landmark_folder(photos, keypoints, tmp_path / "faces")
+    model = tmp_path / "model.joblib"
+    argv = ["train", "--data", str(tmp_path / "faces"), "--out", str(model), "--max-epochs", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "48 training and 12 held-out faces from pts (faces)" in out
+    assert re.search(r"crops framed on the landmarks\s+12\s", out)
+    landmarker = joblib.load(model)
+    assert landmarker.n_keypoints_ == 68 and hasattr(landmarker, "face_verifier_")
+    # Photos where no face is found exit with their own status, after a clear message.
+    Image.fromarray(np.full((120, 120), 128, np.uint8)).save(tmp_path / "blank.png")
+    assert main(["predict", str(model), str(tmp_path / "blank.png"), "--out", str(tmp_path / "out")]) == 3
+    assert "no face found in" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def photo_model(youtube_landmarker, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    joblib.dump(youtube_landmarker, folder / "landmarker.joblib")
+    Image.fromarray(astronaut()).save(folder / "astronaut.png")
+    return folder / "landmarker.joblib", folder / "astronaut.png"
+
+
+@pytest.mark.parametrize("output", ["csv", "json", "pts", "xml"])
+def test_predict_writes_the_annotated_photo_and_keypoints(photo_model, tmp_path, capsys, output):
+    model, photo = photo_model
+    out = tmp_path / "out"
+    assert main(["predict", str(model), str(photo), "--out", str(out), "--format", output]) == 0
+    n_faces = int(re.search(r"astronaut.png: (\d+) face", capsys.readouterr().out).group(1))
+    assert n_faces >= 1
+    drawn = np.asarray(Image.open(out / "astronaut_keypoints.png").convert("RGB"))
+    assert drawn.shape == astronaut().shape and not np.array_equal(drawn, astronaut())
+    if output == "csv":
+        rows = (out / "astronaut.csv").read_text().splitlines()
+        assert rows[0] == "face,keypoint,name,x,y" and len(rows) == 1 + 68 * n_faces
+    elif output == "json":
+        record = json.loads((out / "astronaut.json").read_text())
+        assert len(record["faces"]) == n_faces and len(record["faces"][0]["keypoints"]) == 68
+    elif output == "pts":
+        assert len(load_landmark_folder(out / "pts", crop_size=None).keypoints) == n_faces
+    else:
+        assert len(load_dlib_xml(out / "predictions.xml", crop_size=None).keypoints) == n_faces
+
+
+def test_predict_and_evaluate_report_bad_input(photo_model, tmp_path, capsys, youtube_faces):
+    model, photo = photo_model
+    out = str(tmp_path / "out")
+    cases = [
+        (["predict", str(model), str(tmp_path / "missing.png"), "--out", out], "missing.png is missing"),
+        (["predict", str(model), str(tmp_path), "--out", out], "is a folder; expected a photo"),
+        (["predict", str(tmp_path), str(photo), "--out", out], "is a folder; expected a model file"),
+        (["predict", str(photo), str(photo), "--out", out], "is not a model file skfkd can read"),
+    ]
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    cases.append(
+        (["predict", str(model), str(tmp_path / "broken.jpg"), "--out", out], "cannot read the image")
+    )
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err  # one line, no traceback
+    save_landmark_folder(youtube_faces.images[:6], youtube_faces.keypoints[:6], tmp_path / "six")
+    assert main(["evaluate", str(model), "--data", str(tmp_path / "six")]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"crops framed on the landmarks\s+6\s", table)
+    assert re.search(r"faces found by the detector \(photo px\)\s+\d/6\s", table)
