@@ -12,7 +12,7 @@ export SKFKD_DATA
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint docs clean
 
 install: $(STAMP)
 
@@ -34,8 +34,16 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check skfkd tests benchmarks examples
-	$(BIN)/ruff format --check skfkd tests benchmarks examples
+	$(BIN)/ruff check skfkd tests benchmarks examples docs
+	$(BIN)/ruff format --check skfkd tests benchmarks examples docs
+
+# The documentation site in docs/_build/html: Sphinx with numpydoc and autosummary; warnings
+# fail the build, and -E re-reads every page so that a rebuild reports them too. The docs
+# extra comes with the dev extra that $(STAMP) installs. The docstring examples are not run
+# here: `make test` runs them (pytest --doctest-modules), and tests/test_examples.py runs
+# examples/, which the site only shows.
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -E -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis docs/_build docs/generated docs/auto_examples

@@ -41,7 +41,7 @@ class HOGFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         ``(height, width)`` of the images seen during :meth:`fit`.
     n_features_in_ : int
         Number of pixels per image seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during :meth:`fit`, when ``X`` has string column names.
 
     Examples

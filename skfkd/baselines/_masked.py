@@ -52,7 +52,7 @@ class MaskedMultiOutputRegressor(MaskedR2ScoreMixin, MetaEstimatorMixin, Regress
         Number of target columns.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during :meth:`fit`, when ``X`` has string column names.
 
     See Also

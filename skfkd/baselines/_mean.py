@@ -22,7 +22,7 @@ class MeanKeypointRegressor(MaskedR2ScoreMixin, RegressorMixin, BaseEstimator):
         The (weighted) mean of each target column over its annotated rows.
     n_features_in_ : int
         Number of features (pixels) seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during :meth:`fit`, when ``X`` has string column names.
 
     See Also

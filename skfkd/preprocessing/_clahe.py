@@ -39,7 +39,7 @@ class HistogramEqualizer(_ShapedImageTransformer):
         ``(height, width)`` of the images seen during ``fit``.
     n_features_in_ : int
         Number of pixels per image seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when ``X`` has string column names.
 
     See Also

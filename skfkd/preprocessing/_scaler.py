@@ -43,7 +43,7 @@ class ImageScaler(_ImageTransformer):
         The divisor of ``method="unit"`` (1.0 for ``"standardize"``, where it is unused).
     n_features_in_ : int
         Number of pixels per image seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when ``X`` has string column names.
 
     See Also
