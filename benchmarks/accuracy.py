@@ -10,7 +10,12 @@ Usage::
 
     python benchmarks/accuracy.py                 # everything, tens of minutes on a CPU
     python benchmarks/accuracy.py --quick         # reduced, a few minutes
-    python benchmarks/accuracy.py --ablation augmentation   # CNN variants only
+    python benchmarks/accuracy.py --suite augmentation   # CNN variants only
+    python benchmarks/accuracy.py --suite mixed   # YouTube alone vs YouTube + LFPW
+
+The ``mixed`` suite trains on the YouTube training identities alone and on those plus 80%
+of the LFPW photos (``load_landmark_folder``, split by file with ``ShuffleSplit``, seed 0),
+and evaluates each model on the held-out YouTube identities and the held-out 20% of LFPW.
 
 Writes ``benchmarks/results/accuracy*.md`` and a CED plot beside it.
 """
@@ -25,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit
+from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit, ShuffleSplit
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,7 +39,7 @@ from _report import environment_lines, markdown_table  # noqa: E402
 from skfkd import FacialKeypointRegressor  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
 from skfkd.baselines import HOGFeatures, MaskedMultiOutputRegressor, MeanKeypointRegressor, make_pca_ridge  # noqa: E402
-from skfkd.datasets import get_data_home, load_youtube_faces, make_faces  # noqa: E402
+from skfkd.datasets import get_data_home, load_landmark_folder, load_youtube_faces, make_faces  # noqa: E402
 from skfkd.metrics import ced_auc, ced_curve, failure_rate, keypoint_rmse, normalized_mean_error  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -120,6 +125,44 @@ def synthetic_split(quick):
     X, y = make_faces(n_train, random_state=0, return_X_y=True)
     X_test, y_test = make_faces(600, random_state=1, return_X_y=True)
     return (X, y, np.arange(n_train) % 10), (X_test, y_test)
+
+
+def mixed_sources(options, youtube, lfpw):
+    """Tables per held-out source: each method trained on YouTube alone and on YouTube + LFPW."""
+    (X_yt, y_yt, _), test_yt = youtube_split(youtube, options.quick)
+    faces = load_landmark_folder(lfpw)
+    train, test = next(ShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(faces.data))
+    if options.quick:
+        train = train[::3]
+    tests = {
+        "held-out YouTube identities (68 points)": test_yt,
+        "held-out LFPW photos, 20% by file (68 points)": (faces.data[test], faces.target[test]),
+    }
+    trainings = {
+        "YouTube": (X_yt, y_yt),
+        "YouTube + LFPW": (
+            np.concatenate([X_yt, faces.data[train]]),
+            np.concatenate([y_yt, faces.target[train]]),
+        ),
+    }
+    candidates = {"FacialKeypointRegressor (default)": lambda: _cnn(options)[0]}
+    if _has_dlib():
+        from _peers import DlibShapePredictor
+
+        candidates["dlib shape predictor (regression trees)"] = DlibShapePredictor
+    tables = {title: [] for title in tests}
+    for method, make in candidates.items():
+        for source, (X, y) in trainings.items():
+            name = f"{method}, trained on {source}"
+            print(f"  {name}: fitting on {len(X)} faces ...", flush=True)
+            estimator = make()
+            tic = time.perf_counter()
+            estimator.fit(X, y)
+            fit_seconds = time.perf_counter() - tic
+            for title, test_set in tests.items():
+                print(f"    on {title}:", flush=True)
+                tables[title].append(_score(name, estimator, fit_seconds, test_set))
+    return tables
 
 
 def evaluate(name, estimator, fit_params, train, test):
@@ -214,13 +257,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and less data: a few minutes")
     parser.add_argument(
-        "--suite", choices=["main", "default", "augmentation", "autoencoder", "loss"], default="main"
+        "--suite", choices=["main", "default", "augmentation", "autoencoder", "loss", "mixed"], default="main"
     )
     parser.add_argument("--epochs", type=int, default=None, help="override the regressor's max_epochs")
     parser.add_argument("--youtube", default=None, help="youtube_faces_68 folder (default: SKFKD_DATA)")
+    parser.add_argument("--lfpw", default=None, help="lfpw68_train folder (default: SKFKD_DATA)")
     parser.add_argument("--no-synthetic", action="store_true", help="skip the make_faces table")
     args = parser.parse_args(argv)
     youtube = Path(args.youtube) if args.youtube else get_data_home() / "youtube_faces_68"
+    if args.suite == "mixed":
+        lfpw = Path(args.lfpw) if args.lfpw else get_data_home() / "lfpw68_train"
+        tables = mixed_sources(args, youtube, lfpw)
+        write_report(tables, RESULTS / f"accuracy_mixed{'_quick' if args.quick else ''}.md", args.quick)
+        return
 
     datasets = {}
     if youtube.is_dir():

@@ -139,7 +139,8 @@ def main(argv=None):
         "",
         "The first row frames each crop on the true landmarks (what the dataset crops hold); the "
         "second is the whole pipeline on photos: detection, calibration, face check, two re-framings. "
-        "NME is over the faces found; faces the detector missed are counted in the second column.",
+        "NME is over the faces found; faces the detector missed (or its face check rejected) are counted in "
+        "the second column. RMSE is in crop pixels (96x96) in the first row and in photo pixels in the second.",
     ]
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("faces_quick.md" if options.quick else "faces.md")
