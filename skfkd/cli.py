@@ -269,6 +269,8 @@ def _predict(args):
     if out.exists() and not out.is_dir():
         raise _BadInput(f"--out {out} is a file; expected a folder")
     out.mkdir(parents=True, exist_ok=True)
+    if args.max_faces is not None:
+        model.set_params(max_faces=args.max_faces)
     predictions = model.predict(photos)
     without_face = [name for name, faces in zip(args.photos, predictions) if len(faces) == 0]
     _write_predictions(args, photos, predictions, model, out)
@@ -417,6 +419,9 @@ def _parser():
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photos")
     predict.add_argument("--out", required=True, help="folder for the annotated PNGs and keypoint files")
     predict.add_argument("--format", choices=["csv", "json", "pts", "xml"], default="csv")
+    predict.add_argument(
+        "--max-faces", type=int, default=None, help="keep at most this many faces per photo, largest first"
+    )
     predict.set_defaults(handler=_predict)
 
     demo = commands.add_parser(

@@ -64,6 +64,9 @@ class FaceLandmarker(BaseEstimator):
         landmark boxes, and ``verify_faces`` must be False.
     detector_params : dict, default=None
         Keyword arguments for :func:`detect_faces`.
+    max_faces : int or None, default=None
+        Keep at most this many detected faces per photo, the largest first (1 for
+        headshots and portraits). None keeps every face that passes the face check.
     random_state : int, RandomState instance or None, default=None
         Seeds the box jitter, the calibration sample and the default regressor.
     verbose : int, default=0
@@ -111,6 +114,7 @@ class FaceLandmarker(BaseEstimator):
         verify_faces=True,
         n_calibration=200,
         detector_params=None,
+        max_faces=None,
         random_state=None,
         verbose=0,
     ):
@@ -122,6 +126,7 @@ class FaceLandmarker(BaseEstimator):
         self.verify_faces = verify_faces
         self.n_calibration = n_calibration
         self.detector_params = detector_params
+        self.max_faces = max_faces
         self.random_state = random_state
         self.verbose = verbose
 
@@ -172,6 +177,10 @@ class FaceLandmarker(BaseEstimator):
             raise ValueError(f"n_refinements must be an int >= 0; got {self.n_refinements!r}")
         if not isinstance(self.n_calibration, (int, np.integer)) or self.n_calibration < 0:
             raise ValueError(f"n_calibration must be an int >= 0; got {self.n_calibration!r}")
+        if self.max_faces is not None and (
+            not isinstance(self.max_faces, (int, np.integer)) or self.max_faces < 1
+        ):
+            raise ValueError(f"max_faces must be None or an int >= 1; got {self.max_faces!r}")
         if self.verify_faces and not self.n_calibration:
             raise ValueError("verify_faces=True learns from calibration photos: set n_calibration > 0")
 
@@ -287,20 +296,19 @@ class FaceLandmarker(BaseEstimator):
         Returns
         -------
         boxes : list of ndarray of shape (n_faces_i, 4)
-            Detector boxes ``[left, top, width, height]`` that pass the face check.
+            Detector boxes ``[left, top, width, height]`` that pass the face check,
+            largest first, at most ``max_faces`` per photo.
         """
         check_is_fitted(self, "regressor_")
         photos = _as_photos(images)
         boxes = [self._detect(photo) for photo in photos]
-        if self.face_verifier_ is None:
-            return boxes
         owners = np.repeat(np.arange(len(photos)), [len(b) for b in boxes])
-        if len(owners) == 0:
-            return boxes
-        flat = np.concatenate(boxes)
-        X, _ = crop_faces([photos[i] for i in owners], self._calibrated(flat), **self._framing)
-        keep = self.face_verifier_.predict_proba(X)[:, 1] >= 0.5
-        return [flat[(owners == i) & keep] for i in range(len(photos))]
+        if self.face_verifier_ is not None and len(owners):
+            flat = np.concatenate(boxes)
+            X, _ = crop_faces([photos[i] for i in owners], self._calibrated(flat), **self._framing)
+            keep = self.face_verifier_.predict_proba(X)[:, 1] >= 0.5
+            boxes = [flat[(owners == i) & keep] for i in range(len(photos))]
+        return [b[: self.max_faces] for b in boxes]
 
     def predict(self, images, boxes=None):
         """Keypoints of every face in each photo, in photo pixels.

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 from skimage.data import astronaut
@@ -104,3 +106,14 @@ def test_predicts_the_astronauts_face_and_nothing_on_a_blank_photo(youtube_landm
     # The astronaut's face spans columns 175-265 and rows 50-140; its keypoints lie there.
     centres = faces[0].mean(axis=1)
     assert any((abs(c[0] - 220) < 25 and abs(c[1] - 100) < 25) for c in centres)
+
+
+def test_max_faces_keeps_the_largest_detections(youtube_landmarker):
+    photo = astronaut()
+    every = youtube_landmarker.detect([photo])[0]
+    assert len(every) >= 2  # the cascade's false alarms on this photo pass the face check
+    largest = copy.deepcopy(youtube_landmarker).set_params(max_faces=1)  # fitted, one face kept
+    np.testing.assert_array_equal(largest.detect([photo])[0], every[:1])
+    assert [len(faces) for faces in largest.predict([photo])] == [1]
+    with pytest.raises(ValueError, match="max_faces"):
+        FaceLandmarker(max_faces=0)._check_params()
