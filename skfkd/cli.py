@@ -307,12 +307,12 @@ def _write_predictions(args, photos, predictions, model, out):
         images = [photo for _, photo, _ in rows]
         keypoints = np.stack([face for _, _, face in rows])
         if args.format == "pts":
-            counts = {stem: sum(s == stem for s, _, _ in rows) for stem, _, _ in rows}
-            seen = {}
-            names = []
-            for stem, _, _ in rows:
-                seen[stem] = seen.get(stem, 0) + 1
-                names.append(f"{stem}.png" if counts[stem] == 1 else f"{stem}_{seen[stem]}.png")
+            # One .pts per face: a photo with several faces is written once per face.
+            names = [
+                f"{stem}.png" if len(faces) == 1 else f"{stem}_{number}.png"
+                for stem, faces in zip(stems, predictions)
+                for number in range(1, len(faces) + 1)
+            ]
             save_landmark_folder(images, keypoints, out / "pts", filenames=names, overwrite=True)
         else:
             save_dlib_xml(

@@ -581,8 +581,7 @@ def save_dlib_xml(images, keypoints, path, *, filenames=None, boxes=None, image_
     boxes : array-like of shape (n, 4), default=None
         Face boxes ``[left, top, width, height]``, such as ``face_boxes`` from
         :func:`load_dlib_xml` or a detector's boxes; None gives the keypoints'
-        bounding box, squared. Rounded
-        to whole pixels.
+        bounding box, squared. Rounded to whole pixels.
     image_shape : (int, int), default=None
         ``(height, width)`` of ``X`` rows that are not square.
     overwrite : bool, default=False

@@ -300,7 +300,9 @@ class FaceLandmarker(BaseEstimator):
             largest first, at most ``max_faces`` per photo.
         """
         check_is_fitted(self, "regressor_")
-        photos = _as_photos(images)
+        return self._detect_checked(_as_photos(images))
+
+    def _detect_checked(self, photos):
         boxes = [self._detect(photo) for photo in photos]
         owners = np.repeat(np.arange(len(photos)), [len(b) for b in boxes])
         if self.face_verifier_ is not None and len(owners):
@@ -331,7 +333,7 @@ class FaceLandmarker(BaseEstimator):
         check_is_fitted(self, "regressor_")
         photos = _as_photos(images)
         if boxes is None:
-            boxes = self.detect(photos)
+            boxes = self._detect_checked(photos)
         else:
             boxes = _as_box_lists(boxes, len(photos))
         owners = np.repeat(np.arange(len(photos)), [len(b) for b in boxes])
@@ -358,11 +360,9 @@ def _as_box_lists(boxes, n):
         raise ValueError(f"boxes must give one list of boxes per photo: {n} photos, {len(boxes)} lists")
     lists = []
     for i, photo_boxes in enumerate(boxes):
-        photo_boxes = (
-            np.asarray(photo_boxes, dtype=float).reshape(-1, 4)
-            if len(photo_boxes) == 0
-            else (np.asarray(photo_boxes, dtype=float))
-        )
+        photo_boxes = np.asarray(photo_boxes, dtype=float)
+        if photo_boxes.size == 0:
+            photo_boxes = photo_boxes.reshape(0, 4)
         if photo_boxes.ndim != 2 or photo_boxes.shape[1] != 4:
             raise ValueError(f"boxes of photo {i} need shape (n_faces, 4); got {photo_boxes.shape}")
         if not np.isfinite(photo_boxes).all() or (photo_boxes[:, 2:] <= 0).any():
@@ -397,16 +397,20 @@ def _matching_box(boxes, face_box):
     A box frames the face when its centre lies inside the landmarks' box and its side is
     half to twice the landmarks' longer side; the nearest centre wins.
     """
+    ratio = boxes[:, 2:].max(axis=1) / face_box[2:].max()
+    return _nearest_centre_inside(boxes, face_box, (ratio >= 0.5) & (ratio <= 2))
+
+
+def _nearest_centre_inside(boxes, face_box, allowed=True):
+    """Index of the box (among ``allowed``) whose centre lies inside ``face_box`` nearest
+    to its centre, or None."""
     if len(boxes) == 0:
         return None
-    centres = boxes[:, :2] + boxes[:, 2:] / 2
-    face_centre = face_box[:2] + face_box[2:] / 2
-    ratio = boxes[:, 2:].max(axis=1) / face_box[2:].max()
-    inside = (np.abs(centres - face_centre) <= face_box[2:] / 2).all(axis=1) & (ratio >= 0.5) & (ratio <= 2)
+    offset = boxes[:, :2] + boxes[:, 2:] / 2 - (face_box[:2] + face_box[2:] / 2)
+    inside = (np.abs(offset) <= face_box[2:] / 2).all(axis=1) & allowed
     if not inside.any():
         return None
-    distance = np.where(inside, np.linalg.norm(centres - face_centre, axis=1), np.inf)
-    return int(np.argmin(distance))
+    return int(np.argmin(np.where(inside, np.linalg.norm(offset, axis=1), np.inf)))
 
 
 def _random_boxes(photo, face_box, n, rng, tries=20):
@@ -473,10 +477,7 @@ def match_faces(predicted, keypoints):
             raise ValueError(
                 f"photo {i}: predicted faces of shape {faces.shape[1:]}, annotated {keypoints.shape[1:]}"
             )
-        boxes = landmark_boxes(faces)
-        centres = boxes[:, :2] + boxes[:, 2:] / 2
-        offset = np.abs(centres - (truth_box[:2] + truth_box[2:] / 2))
-        inside = (offset <= truth_box[2:] / 2).all(axis=1)
-        if inside.any():
-            matched[i] = faces[np.argmin(np.where(inside, np.linalg.norm(offset, axis=1), np.inf))]
+        best = _nearest_centre_inside(landmark_boxes(faces), truth_box)
+        if best is not None:
+            matched[i] = faces[best]
     return matched
