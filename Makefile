@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # multi-GB CUDA build. Override on a GPU machine: make install TORCH_SPEC=torch
 TORCH_SPEC ?= torch==2.13.0
 # Real photos for the tests that need them; those tests skip, saying why, when unset.
-SKFKD_DATA ?= $(wildcard ../shared/data)
+SKFKD_DATA ?= $(abspath $(wildcard ../shared/data))
 export SKFKD_DATA
 
 STAMP := $(VENV)/.installed
