@@ -121,20 +121,34 @@ def _split(dataset, test_size, random_state):
 # --------------------------------------------------------------------------- models
 
 
-def _load_model(path):
-    import joblib
-
+def _load_model(path, trusted=()):
+    """A model from a .skops file (its types checked first), an .onnx graph, or a joblib file."""
     path = Path(path)
     if path.is_dir():
         raise _BadInput(f"{path} is a folder; expected a model file written by `skfkd train --out`")
     if not path.is_file():
         raise _BadInput(f"the model file {path} does not exist")
-    try:
-        model = joblib.load(path)
-    except Exception as error:  # noqa: BLE001 (unpickling can fail in many ways; all mean a bad file)
-        raise _BadInput(
-            f"{path} is not a model file skfkd can read ({type(error).__name__}: {error})"
-        ) from None
+    suffix = path.suffix.lower()
+    if suffix in (".skops", ".onnx"):
+        try:
+            from skfkd.deploy import OnnxKeypointRegressor, load_model
+
+            if suffix == ".skops":
+                model = load_model(path, trusted=trusted)
+            else:
+                model = OnnxKeypointRegressor(path)
+                model.n_outputs_  # noqa: B018 (reads and checks the graph now, not at the first face)
+        except (ImportError, ValueError) as error:
+            raise _BadInput(str(error)) from None
+    else:
+        import joblib
+
+        try:
+            model = joblib.load(path)
+        except Exception as error:  # noqa: BLE001 (unpickling can fail in many ways; all mean a bad file)
+            raise _BadInput(
+                f"{path} is not a model file skfkd can read ({type(error).__name__}: {error})"
+            ) from None
     if not hasattr(model, "predict"):
         raise _BadInput(f"{path} holds a {type(model).__name__}, not a fitted model")
     return model
@@ -206,15 +220,27 @@ def _print_table(rows, title):
 # --------------------------------------------------------------------------- commands
 
 
-def _train(args):
-    import joblib
+def _model_writer(out):
+    """The function that writes a model to ``out``: skops for .skops files, joblib otherwise."""
+    if out.suffix.lower() != ".skops":
+        import joblib
 
+        return joblib.dump
+    try:
+        from skfkd.deploy import save_model
+    except ImportError as error:
+        raise _BadInput(str(error)) from None
+    return save_model
+
+
+def _train(args):
     from skfkd.faces import FaceLandmarker
     from skfkd.neural import FacialKeypointRegressor
 
     out = Path(args.out)
     if out.is_dir():
         raise _BadInput(f"--out {out} is a folder; give a file name such as model.joblib")
+    write = _model_writer(out)  # before training: a missing extra should not cost the training
     print("Loading the faces ...", flush=True)
     dataset = _load_dataset(args)
     train, test = _split(dataset, args.test_size, args.random_state)
@@ -228,7 +254,7 @@ def _train(args):
         model = regressor.fit(train.X, train.y)
     print(f"Trained in {time.perf_counter() - started:.0f} s", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, out)
+    write(model, out)
     print(f"Wrote {out}")
     _print_table(_evaluate(model, test), f"Held-out errors on {len(test.X)} faces (lower is better)")
     return 0
@@ -237,7 +263,7 @@ def _train(args):
 def _evaluate_command(args):
     from skfkd.faces import FaceLandmarker
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.trust)
     framing = {}
     if isinstance(model, FaceLandmarker):
         framing = {"crop_size": model.crop_size, "crop_margin": model.crop_margin}
@@ -253,11 +279,13 @@ def _predict(args):
     from skfkd.datasets._base import _read_image_file
     from skfkd.faces import FaceLandmarker
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.trust)
     if not isinstance(model, FaceLandmarker):
         raise _BadInput(
             f"{args.model} holds a model for face crops ({type(model).__name__}); train on photos "
-            "(skfkd train --data youtube, a .pts folder or an .xml file) to predict on photos"
+            "(skfkd train --data youtube, a .pts folder or an .xml file) to predict on photos, or, for "
+            "ONNX Runtime, export such a model with `skfkd export MODEL --onnx OUT.onnx --skops OUT.skops` "
+            "and predict with OUT.skops"
         )
     photos = []
     for name in args.photos:
@@ -347,6 +375,35 @@ def _draw(photo, faces, layout, path):
     figure.savefig(path, dpi=100)
 
 
+def _export(args):
+    from skfkd.deploy import OnnxKeypointRegressor, export_onnx, save_model
+
+    if args.onnx is None and args.skops is None:
+        raise _BadInput("say what to write: --onnx OUT.onnx, --skops OUT.skops, or both")
+    for option, name in (("--onnx", args.onnx), ("--skops", args.skops)):
+        if name is not None and Path(name).is_dir():
+            raise _BadInput(f"{option} {name} is a folder; give a file name")
+    model = _load_model(args.model, args.trust)
+    if args.onnx is not None:
+        if isinstance(model, OnnxKeypointRegressor):
+            raise _BadInput(f"{args.model} is an ONNX model already")
+        Path(args.onnx).parent.mkdir(parents=True, exist_ok=True)
+        model = export_onnx(model, args.onnx, input_dtype=args.input_dtype)
+        graph = getattr(model, "regressor_", model)
+        print(
+            f"Wrote {args.onnx}: images (n, {graph.n_features_in_}) {args.input_dtype} -> "
+            f"keypoints (n, {graph.n_outputs_}) in pixels"
+        )
+        if graph is not model and args.skops is None:
+            print("  It predicts on face crops; add --skops OUT.skops for the photo landmarker that uses it")
+    if args.skops is not None:
+        Path(args.skops).parent.mkdir(parents=True, exist_ok=True)
+        save_model(model, args.skops)
+        runtime = "ONNX Runtime (the graph is inside the file)" if args.onnx else "PyTorch"
+        print(f"Wrote {args.skops}: {type(model).__name__}, predicting with {runtime}")
+    return 0
+
+
 def _demo(args):
     from skfkd.baselines import MeanKeypointRegressor, make_pca_ridge
     from skfkd.neural import FacialKeypointRegressor
@@ -393,6 +450,20 @@ def _add_data_options(parser, *, default=None):
     parser.add_argument("--random-state", type=int, default=0)
 
 
+_MODEL_HELP = "model file: .joblib or .skops from `skfkd train`, or .onnx from `skfkd export`"
+
+
+def _add_trust_option(parser):
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="trust this type (full name, as an error lists it) in a .skops file; repeatable. Only for "
+        "types whose code you have read",
+    )
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="skfkd", description="Facial keypoint detection with the scikit-learn API."
@@ -401,13 +472,16 @@ def _parser():
 
     train = commands.add_parser("train", help="train a model and report its held-out errors")
     _add_data_options(train)
-    train.add_argument("--out", required=True, help="model file to write (joblib)")
+    train.add_argument(
+        "--out", required=True, help="model file to write: .skops (safe to share) or any other name (joblib)"
+    )
     train.add_argument("--max-epochs", type=int, default=60, help="CNN training epochs at most (default: 60)")
     train.add_argument("--test-size", type=float, default=0.2, help="held-out share (default: 0.2)")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="print a model's errors on a dataset")
-    evaluate.add_argument("model", help="model file from `skfkd train`")
+    evaluate.add_argument("model", help=_MODEL_HELP)
+    _add_trust_option(evaluate)
     _add_data_options(evaluate)
     evaluate.add_argument(
         "--subset", choices=["training", "test"], default="test", help="YouTube split (default: test)"
@@ -415,7 +489,8 @@ def _parser():
     evaluate.set_defaults(handler=_evaluate_command)
 
     predict = commands.add_parser("predict", help="find the keypoints of the faces in photos")
-    predict.add_argument("model", help="model file from `skfkd train` on photos")
+    predict.add_argument("model", help=f"{_MODEL_HELP}, trained on photos")
+    _add_trust_option(predict)
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photos")
     predict.add_argument("--out", required=True, help="folder for the annotated PNGs and keypoint files")
     predict.add_argument("--format", choices=["csv", "json", "pts", "xml"], default="csv")
@@ -423,6 +498,25 @@ def _parser():
         "--max-faces", type=int, default=None, help="keep at most this many faces per photo, largest first"
     )
     predict.set_defaults(handler=_predict)
+
+    export = commands.add_parser(
+        "export",
+        help="write a model as an ONNX graph and/or a safe .skops file",
+        description="Write MODEL as an ONNX graph (for ONNX Runtime, without PyTorch) and/or as a .skops "
+        "file, which loads without running code from the file. With both, the .skops file holds the model "
+        "predicting with the ONNX graph: for a photo landmarker, the file that `skfkd predict` takes.",
+    )
+    export.add_argument("model", help=_MODEL_HELP)
+    export.add_argument("--onnx", metavar="OUT.onnx", help="ONNX graph to write (of the crop regressor)")
+    export.add_argument("--skops", metavar="OUT.skops", help="skops file to write")
+    export.add_argument(
+        "--input-dtype",
+        choices=["float32", "uint8"],
+        default="float32",
+        help="element type of the ONNX graph's input pixels (default: float32)",
+    )
+    _add_trust_option(export)
+    export.set_defaults(handler=_export)
 
     demo = commands.add_parser(
         "demo",

@@ -412,7 +412,9 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         return (targets + 0.5) / size * 2 - 1
 
     def _unscale_targets(self, scaled):
-        return (scaled + 1) / 2 * self._target_size.numpy() - 0.5
+        """[-1, 1] back to pixels, for numpy arrays and (in the ONNX export) torch tensors."""
+        size = self._target_size if isinstance(scaled, torch.Tensor) else self._target_size.numpy()
+        return (scaled + 1) / 2 * size - 0.5
 
     @property
     def _target_size(self):
@@ -457,9 +459,14 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         return y
 
     def _to_tensor_images(self, images):
-        images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.float32)
-        images = (images - self.input_mean_) / self.input_std_
-        return images.unsqueeze(1)
+        return self._standardise(torch.as_tensor(np.ascontiguousarray(images), dtype=torch.float32))
+
+    def _standardise(self, images):
+        """Raw pixels ``(n, h, w)`` (float32 tensor) to the network's input ``(n, 1, h, w)``.
+
+        Pure torch: :func:`skfkd.deploy.export_onnx` traces it into the ONNX graph.
+        """
+        return ((images - self.input_mean_) / self.input_std_).unsqueeze(1)
 
     def _seeded(self):
         """Run the block with torch's global generators seeded from ``random_state``."""

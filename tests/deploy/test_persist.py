@@ -1,0 +1,151 @@
+import importlib
+import sys
+from fractions import Fraction
+
+import joblib
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.pipeline import make_pipeline
+
+from skfkd.baselines import MeanKeypointRegressor
+from skfkd.deploy import OnnxKeypointRegressor, load_model, save_model
+from skfkd.deploy._persist import TRUSTED_TYPES
+from skfkd.neural import FacialKeypointRegressor
+from skfkd.preprocessing import ImageScaler
+
+
+def test_a_fitted_regressor_round_trips_exactly(fitted, faces, tmp_path):
+    path = tmp_path / "model.skops"
+    save_model(fitted, path)
+    loaded = load_model(path)
+    assert type(loaded) is FacialKeypointRegressor
+    np.testing.assert_array_equal(loaded.predict(faces.data), fitted.predict(faces.data))
+    _assert_same_params(loaded, fitted)
+    assert len(loaded.history_) == len(fitted.history_)
+    assert loaded.history_[-1, "train_loss"] == fitted.history_[-1, "train_loss"]
+    assert loaded.layout_ == fitted.layout_ and loaded.image_shape_ == fitted.image_shape_
+    # It trains on from the loaded weights (with a fresh optimizer).
+    before = loaded.module_.head[-1].weight.detach().clone()
+    loaded.set_params(max_epochs=1).partial_fit(faces.data, faces.target)
+    assert len(loaded.history_) == len(fitted.history_) + 1
+    assert not np.array_equal(before.numpy(), loaded.module_.head[-1].weight.detach().numpy())
+
+
+def _assert_same_params(a, b):
+    params_a, params_b = (
+        {name: value for name, value in model.get_params(deep=False).items() if not name.startswith("_")}
+        for model in (a, b)
+    )
+    assert params_a.keys() == params_b.keys()
+    for name, value in params_a.items():
+        other = params_b[name]
+        assert type(value) is type(other), name
+        if isinstance(value, type) or not hasattr(value, "__dict__"):
+            assert value == other, name
+        else:  # objects such as the ValidSplit
+            assert vars(value) == vars(other), name
+
+
+def test_pipelines_unfitted_models_and_onnx_models_round_trip(
+    fitted, faces, exported, tmp_path, small_regressor
+):
+    pipeline = make_pipeline(ImageScaler(), small_regressor(max_epochs=1)).fit(faces.data, faces.target)
+    save_model(pipeline, tmp_path / "pipeline.skops")
+    loaded = load_model(tmp_path / "pipeline.skops")
+    np.testing.assert_array_equal(loaded.predict(faces.data), pipeline.predict(faces.data))
+    # Saving converts a copy: the pipeline saved still holds its own regressor.
+    assert isinstance(pipeline[-1], FacialKeypointRegressor) and pipeline[-1].initialized_
+
+    save_model(small_regressor(latent_dim=7), tmp_path / "unfitted.skops")
+    unfitted = load_model(tmp_path / "unfitted.skops")
+    assert unfitted.latent_dim == 7 and not hasattr(unfitted, "n_outputs_")
+
+    onnx_model, _ = exported
+    save_model(onnx_model, tmp_path / "onnx.skops")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "onnx.skops").predict(faces.data), onnx_model.predict(faces.data)
+    )
+    assert isinstance(load_model(tmp_path / "onnx.skops"), OnnxKeypointRegressor)
+
+
+PAYLOAD = '''
+import os
+
+class Payload:
+    """Writes a file when skops builds it: the test's evidence of code run at load time."""
+
+    def __init__(self):
+        self.value = 1
+
+    def __setstate__(self, state):
+        open(os.environ["SKFKD_PAYLOAD_MARKER"], "w").close()
+        self.__dict__.update(state)
+'''
+
+
+def test_untrusted_types_are_refused_by_name_before_anything_runs(tmp_path, monkeypatch):
+    (tmp_path / "payload_module.py").write_text(PAYLOAD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    marker = tmp_path / "ran"
+    monkeypatch.setenv("SKFKD_PAYLOAD_MARKER", str(marker))
+    payload_module = importlib.import_module("payload_module")
+    model = MeanKeypointRegressor().fit(np.zeros((3, 4)), np.ones((3, 2)))
+    model.note_ = payload_module.Payload()
+    sio.dump(model, tmp_path / "tampered.skops")
+    del sys.modules["payload_module"]
+
+    with pytest.raises(
+        ValueError, match=r"holds types that are not trusted: payload_module\.Payload\. Nothing"
+    ):
+        load_model(tmp_path / "tampered.skops")
+    assert not marker.exists() and "payload_module" not in sys.modules  # not even imported
+    # Trusting the type by name loads it, and then its code does run: the test can see it.
+    loaded = load_model(tmp_path / "tampered.skops", trusted=["payload_module.Payload"])
+    assert marker.exists() and type(loaded.note_).__name__ == "Payload"
+
+
+def test_a_regressor_dumped_by_skops_itself_is_not_trusted(fitted, tmp_path):
+    # skorch's __setstate__ unpickles bytes, so the regressor as an object is never trusted;
+    # save_model stores its weights as arrays instead.
+    sio.dump(fitted, tmp_path / "raw.skops")
+    with pytest.raises(
+        ValueError, match=r"not trusted: .*skfkd\.neural\._regressor\.FacialKeypointRegressor,"
+    ):
+        load_model(tmp_path / "raw.skops")
+    model = MeanKeypointRegressor().fit(np.zeros((3, 4)), np.ones((3, 2)))
+    model.note_ = Fraction(1, 3)
+    save_model(model, tmp_path / "fraction.skops")
+    with pytest.raises(ValueError, match="not trusted: fractions.Fraction"):
+        load_model(tmp_path / "fraction.skops")
+    assert load_model(tmp_path / "fraction.skops", trusted=["fractions.Fraction"]).note_ == Fraction(1, 3)
+    with pytest.raises(TypeError, match="sequence of type names"):
+        load_model(tmp_path / "fraction.skops", trusted="fractions.Fraction")
+
+
+def test_empty_truncated_and_missing_files_are_reported(fitted, tmp_path):
+    save_model(fitted, tmp_path / "model.skops")
+    data = (tmp_path / "model.skops").read_bytes()
+    (tmp_path / "empty.skops").write_bytes(b"")
+    (tmp_path / "truncated.skops").write_bytes(data[: len(data) // 2])
+    (tmp_path / "pickle.skops").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(ValueError, match=r"empty.skops is not a skops model file \(empty"):
+        load_model(tmp_path / "empty.skops")
+    with pytest.raises(ValueError, match=r"truncated.skops is not a skops model file \(\d+ bytes, truncated"):
+        load_model(tmp_path / "truncated.skops")
+    with pytest.raises(ValueError, match="pickle.skops is not a skops model file"):
+        load_model(tmp_path / "pickle.skops")
+    joblib.dump(fitted, tmp_path / "model.joblib")  # a pickle is refused unread, whatever its name
+    with pytest.raises(ValueError, match="model.joblib is not a skops model file"):
+        load_model(tmp_path / "model.joblib")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(tmp_path / "missing.skops")
+    with pytest.raises(ValueError, match="is a folder"):
+        load_model(tmp_path)
+
+
+def test_the_trusted_types_name_real_classes():
+    # A renamed class would leave a stale name here, and its files would stop loading.
+    for name in TRUSTED_TYPES:
+        module, _, attribute = name.rpartition(".")
+        assert isinstance(getattr(importlib.import_module(module), attribute), type), name
