@@ -1,12 +1,14 @@
 """sklearn's estimator checks on every skfkd estimator, with expected failures explained."""
 
 import pytest
+from accelerate import Accelerator
 from sklearn.linear_model import Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skfkd import FacialKeypointRegressor
 from skfkd.baselines import HOGFeatures, MaskedMultiOutputRegressor, MeanKeypointRegressor, make_pca_ridge
 from skfkd.faces import FaceLandmarker
+from skfkd.neural import AcceleratedFacialKeypointRegressor
 from skfkd.preprocessing import HistogramEqualizer, ImageScaler
 
 # sklearn's generic checks train on 2-10 columns of random numbers with a 1-D target. The
@@ -137,6 +139,15 @@ ESTIMATORS = [
     FacialKeypointRegressor(
         module__widths=(4, 8), module__decoder_widths=(4,), latent_dim=8, max_epochs=2, random_state=0
     ),
+    # The same checks in one process (the multi-process behaviour: tests/neural/test_distributed.py).
+    AcceleratedFacialKeypointRegressor(
+        accelerator=Accelerator(cpu=True),
+        module__widths=(4, 8),
+        module__decoder_widths=(4,),
+        latent_dim=8,
+        max_epochs=2,
+        random_state=0,
+    ),
     MeanKeypointRegressor(),
     MaskedMultiOutputRegressor(Ridge()),
     MaskedMultiOutputRegressor(Ridge(), group_by_mask=False),
@@ -151,6 +162,7 @@ ESTIMATORS = [
 EXPECTED_FAILURES = {
     FaceLandmarker: LANDMARKER_EXPECTED_FAILURES,
     FacialKeypointRegressor: REGRESSOR_EXPECTED_FAILURES,
+    AcceleratedFacialKeypointRegressor: REGRESSOR_EXPECTED_FAILURES,
     HOGFeatures: HOG_EXPECTED_FAILED_CHECKS,
 }
 

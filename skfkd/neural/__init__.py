@@ -1,10 +1,12 @@
 """The deep model: torch modules, the loss, and FacialKeypointRegressor (skorch)."""
 
+from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
 from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder
 from skfkd.neural._regressor import FacialKeypointRegressor
 
 __all__ = [
+    "AcceleratedFacialKeypointRegressor",
     "ConvDecoder",
     "ConvEncoder",
     "FacialKeypointRegressor",

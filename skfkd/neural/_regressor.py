@@ -20,6 +20,7 @@ from skfkd._images import as_image_stack, infer_image_shape
 from skfkd._layout import resolve_layout
 from skfkd.augmentation import KeypointAugmenter
 from skfkd.metrics import keypoint_r2_score
+from skfkd.neural._dask import dask_worker_fit
 from skfkd.neural._loss import KeypointAutoencoderLoss
 from skfkd.neural._modules import KeypointAutoencoder
 
@@ -545,7 +546,7 @@ class FacialKeypointRegressor(NeuralNetRegressor):
                 if self.layout is not None:
                     self.augmentation_.set_params(layout=self.layout)
                 self.augmentation_.fit(images, y)
-        with self._seeded():
+        with self._seeded(), dask_worker_fit(self):
             self._generator = torch.Generator().manual_seed(int(self._rng.randint(2**31 - 1)))
             if fresh:
                 self.initialize()
