@@ -135,19 +135,19 @@ LANDMARKER_EXPECTED_FAILURES = dict.fromkeys(
 # skfkd.deploy.OnnxKeypointRegressor is left out: it is predict-only (an exported graph; fit
 # raises TypeError), and nearly every check starts by fitting. tests/deploy/test_onnx.py
 # covers what applies to it: clone, pickling, score, dtypes, bad shapes, NaN, batch sizes.
+# A network small enough for the checks' many fits.
+TINY_NETWORK = {
+    "module__widths": (4, 8, 8),
+    "module__depths": (1, 1, 1),
+    "module__decoder_widths": (4,),
+    "latent_dim": 8,
+    "max_epochs": 2,
+    "random_state": 0,
+}
 ESTIMATORS = [
-    FacialKeypointRegressor(
-        module__widths=(4, 8), module__decoder_widths=(4,), latent_dim=8, max_epochs=2, random_state=0
-    ),
+    FacialKeypointRegressor(**TINY_NETWORK),
     # The same checks in one process (the multi-process behaviour: tests/neural/test_distributed.py).
-    AcceleratedFacialKeypointRegressor(
-        accelerator=Accelerator(cpu=True),
-        module__widths=(4, 8),
-        module__decoder_widths=(4,),
-        latent_dim=8,
-        max_epochs=2,
-        random_state=0,
-    ),
+    AcceleratedFacialKeypointRegressor(accelerator=Accelerator(cpu=True), **TINY_NETWORK),
     MeanKeypointRegressor(),
     MaskedMultiOutputRegressor(Ridge()),
     MaskedMultiOutputRegressor(Ridge(), group_by_mask=False),

@@ -30,21 +30,19 @@ class ImageScalerGraph(nn.Module):
 class KeypointGraph(nn.Module):
     """What ``predict`` does, through the regressor's own torch code.
 
-    The regressor's ``_standardise`` and ``_unscale_targets`` are called, not copied, so
-    that a change to them reaches the export; ``flip_test`` mirrors the regressor's own
-    averaging (checked against ``predict`` by the export and the tests).
+    The regressor's ``_standardise``, inference network, ``_merge_mirrored`` (flip test)
+    and ``_unscale_targets`` are called, not copied, so that a change to them reaches the
+    export (checked against ``predict`` by the export and the tests).
     """
 
     def __init__(self, regressor, scalers):
         super().__init__()
         self.scalers = nn.ModuleList(ImageScalerGraph(scaler) for scaler in scalers)
-        # A CPU copy in eval mode: the fitted model (perhaps on CUDA) stays as it is.
-        self.network = copy.deepcopy(regressor.module_).to("cpu").eval()
+        # A CPU copy of predict's network: the fitted model (perhaps on CUDA) stays as it is.
+        self.network = copy.deepcopy(regressor._inference_network()).to("cpu")
         self.regressor = regressor  # a plain attribute, not a submodule
         self.image_shape = tuple(int(side) for side in regressor.image_shape_)
-        self.flip_permutation = (
-            torch.as_tensor(regressor.layout_.flip_permutation) if regressor.flip_test else None
-        )
+        self.flip_test = bool(regressor.flip_test)
 
     def forward(self, images):
         rows = images.to(torch.float32)
@@ -52,12 +50,9 @@ class KeypointGraph(nn.Module):
             rows = scaler(rows)
         n = rows.shape[0]
         batch = self.regressor._standardise(rows.reshape(n, *self.image_shape))
-        if self.flip_permutation is not None:
+        if self.flip_test:
             batch = torch.cat([batch, torch.flip(batch, dims=[3])])  # one pass for both
         scaled, _ = self.network(batch, reconstruct=False)
-        if self.flip_permutation is not None:
-            # The mirror image's points swap sides, and x -> -x in [-1, 1] coordinates.
-            scaled, mirrored = scaled[:n], scaled[n:]
-            mirrored = mirrored.reshape(n, -1, 2)[:, self.flip_permutation] * torch.tensor([-1.0, 1.0])
-            scaled = (scaled + mirrored.reshape(n, -1)) / 2
+        if self.flip_test:
+            scaled = self.regressor._merge_mirrored(scaled[:n], scaled[n:])
         return self.regressor._unscale_targets(scaled)

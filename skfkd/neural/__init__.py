@@ -2,7 +2,7 @@
 
 from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
-from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder
+from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder, LocalRefinement
 from skfkd.neural._regressor import FacialKeypointRegressor
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "FacialKeypointRegressor",
     "KeypointAutoencoder",
     "KeypointAutoencoderLoss",
+    "LocalRefinement",
     "masked_keypoint_loss",
     "masked_mse",
 ]

@@ -84,22 +84,13 @@ class _ShardedBatchIterator(_BatchIterator):
         return len(self.bounds)
 
     def __iter__(self):
-        net = self.net
         order = self.indices
         if self.training:
             order = order[torch.randperm(len(order), generator=self.shuffle_generator)]
-        augmenter = net.augmentation_ if self.training else None
-        device = self.images.device
+        generator = self.augmentation_generator if self.training else None
         for start, stop in self.bounds:
-            index = torch.tensor_split(order[start:stop], self.n_processes)[self.process].to(device)
-            images, targets = self.images[index], self.targets[index]
-            if augmenter is not None:
-                images, targets = augmenter.augment_batch(
-                    images, targets, generator=self.augmentation_generator
-                )
-            # The same placement and layout as FacialKeypointRegressor's own batches.
-            images = images.to(net.device_, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            yield images, net._scale_targets(targets.to(net.device_, non_blocking=True))
+            index = torch.tensor_split(order[start:stop], self.n_processes)[self.process]
+            yield self._batch(index, generator)
 
 
 class _MainProcessProgressBar(_ProgressBar):

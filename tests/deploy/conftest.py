@@ -8,7 +8,13 @@ from skfkd.deploy import export_onnx
 
 
 def _small_regressor(**params):
-    defaults = {"module__widths": (8, 16, 24), "latent_dim": 16, "max_epochs": 2, "random_state": 0}
+    defaults = {
+        "module__widths": (8, 16, 24),
+        "module__depths": (1, 1, 2),
+        "latent_dim": 16,
+        "max_epochs": 2,
+        "random_state": 0,
+    }
     return FacialKeypointRegressor(**{**defaults, **params})
 
 

@@ -117,7 +117,9 @@ def test_the_image_scaler_translation_matches_image_scaler(rows, method, constan
 def test_flip_test_averaging_is_inside_the_graph(youtube_faces, tmp_path, small_regressor):
     """On real crops: a 68-point model trained briefly on YouTube faces, with flip_test."""
     X, y = youtube_faces.data, youtube_faces.target
-    model = small_regressor(flip_test=True, max_epochs=2, module__widths=(8, 16, 24, 32))
+    model = small_regressor(
+        flip_test=True, max_epochs=2, module__widths=(8, 16, 24, 32), module__depths=(1, 1, 1, 1)
+    )
     model.fit(X[:256], y[:256])
     onnx_model = export_onnx(model, tmp_path / "youtube.onnx")
     held_out = X[-200:]
@@ -194,7 +196,7 @@ def test_an_export_that_drifts_from_predict_is_refused(exported, fitted, faces):
     onnx_model, _ = exported
     _check_parity(fitted, onnx_model, faces.data[:4])  # the real export agrees
     drifted = copy.deepcopy(fitted)
-    drifted.input_std_ *= 1.01  # as if the graph had missed a change to the standardisation
+    drifted.standardize = "dataset"  # as if the graph had missed a change to the standardisation
     with pytest.raises(RuntimeError, match="px away from the model's predict"):
         _check_parity(drifted, onnx_model, faces.data[:4])
 

@@ -19,7 +19,13 @@ from skorch.dataset import ValidSplit
 from skfkd.datasets import make_faces
 from skfkd.neural import AcceleratedFacialKeypointRegressor, FacialKeypointRegressor
 
-SMALL = {"module__widths": (8, 16), "module__decoder_widths": (8,), "latent_dim": 16, "batch_size": 8}
+SMALL = {
+    "module__widths": (8, 16, 16),
+    "module__depths": (1, 1, 1),
+    "module__decoder_widths": (8,),
+    "latent_dim": 16,
+    "batch_size": 8,
+}
 LAST_MODEL = {
     **SMALL,
     "batch_size": 16,
@@ -94,7 +100,10 @@ def main(out):
     recorder = _RecordBatches()
     model = _model(accelerator, augmentation=None, autoencoder_weight=0.5, callbacks=[("record", recorder)])
     model.fit(X, y)
-    seen = [model._unscale_targets(targets.astype(np.float64)) for _, targets in recorder.batches_]
+    seen = [
+        model._unscale_targets(torch.as_tensor(targets, dtype=torch.float64)).numpy()
+        for _, targets in recorder.batches_
+    ]
     rows = [[int(np.argmin(np.abs(y - face).sum(axis=1))) for face in batch] for batch in seen]
     results["samples"] = gather_object([rows])
     results["gradient"] = gradient_check(accelerator, model, X, y)

@@ -40,7 +40,8 @@ distributed = pytest.importorskip(
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 SMALL = {
-    "module__widths": (8, 16),
+    "module__widths": (8, 16, 16),
+    "module__depths": (1, 1, 1),
     "module__decoder_widths": (8,),
     "latent_dim": 16,
     "batch_size": 16,

@@ -4,6 +4,8 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
@@ -19,6 +21,7 @@ from skfkd.neural import KeypointAutoencoder, masked_mse
 # No augmentation unless a test asks for it: these tests check the training machinery.
 SMALL = {
     "module__widths": (8, 16, 32),
+    "module__depths": (1, 2, 1),
     "module__decoder_widths": (16, 8),
     "latent_dim": 32,
     "batch_size": 32,
@@ -61,7 +64,7 @@ def test_target_scaling_round_trips_and_maps_edges_to_unit_range(fitted):
     pixels = torch.tensor([[-0.5, -0.5, 31.5, 31.5, 15.5, 15.5]]).repeat(1, 5)
     scaled = fitted._scale_targets(pixels)
     np.testing.assert_allclose(scaled[0, :6], [-1, -1, 1, 1, 0, 0], atol=1e-6)
-    np.testing.assert_allclose(fitted._unscale_targets(scaled.numpy()), pixels.numpy(), atol=1e-5)
+    np.testing.assert_allclose(fitted._unscale_targets(scaled).numpy(), pixels.numpy(), atol=1e-5)
 
 
 def test_masked_mse_ignores_unannotated_coordinates():
@@ -128,10 +131,10 @@ def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(fitte
     mirrored = truth[:, KAGGLE_15.flip_permutation].copy()
     mirrored[..., 0] = 31 - mirrored[..., 0]
 
-    def oracle(batch):
+    def oracle(network, batch):
         keypoints = truth if torch.equal(batch, images) else mirrored
         assert torch.equal(batch, images) or torch.equal(batch, torch.flip(images, dims=[3]))
-        return model._scale_targets(torch.tensor(keypoints.reshape(8, -1), dtype=torch.float32)).numpy()
+        return model._scale_targets(torch.tensor(keypoints.reshape(8, -1), dtype=torch.float32))
 
     monkeypatch.setattr(model, "_predict_scaled", oracle)
     np.testing.assert_allclose(model.predict(faces.data[:8]), faces.target[:8], atol=1e-4)
@@ -202,6 +205,32 @@ def test_partial_fit_and_warm_start_continue_training(faces):
     assert len(model.history_) == 2
 
 
+def _eval_forward(model, X):
+    """Predictions straight from ``module_`` in eval mode, without predict's folded copy."""
+    model.module_.eval()
+    with torch.no_grad():
+        images = model._to_tensor_images(model._validate_X(X, reset=False))
+        keypoints, _ = model.module_(images, reconstruct=False)
+    return model._unscale_targets(keypoints).numpy()
+
+
+def test_predict_follows_the_weights_whenever_they_change(faces):
+    X, y = faces.data[:40], faces.target[:40]
+    model = _small(max_epochs=1).fit(X, y)
+    state = dict(vars(model))
+    before = model.predict(X)
+    assert vars(model).keys() == state.keys()  # predict adds nothing to the estimator
+    np.testing.assert_allclose(before, _eval_forward(model, X), atol=1e-3)
+    model.partial_fit(X, y)  # training writes the weights in place
+    after = model.predict(X)
+    assert not np.allclose(before, after, atol=1e-3)
+    np.testing.assert_allclose(after, _eval_forward(model, X), atol=1e-3)
+    with torch.no_grad():  # so does a user editing them by hand
+        model.module_.head[-1].bias.add_(0.5)
+    np.testing.assert_allclose(model.predict(X), _eval_forward(model, X), atol=1e-3)
+    assert np.all(model.predict(X) - after > 1)
+
+
 def test_early_stopping_restores_the_best_weights(faces):
     model = _small(max_epochs=30, patience=2, lr=0.05).fit(faces.data, faces.target)
     losses = model.history_[:, "valid_loss"]
@@ -226,7 +255,7 @@ def test_interrupted_fit_keeps_a_working_model(faces):
 
 
 class _NanLoss(torch.nn.Module):
-    def __init__(self, autoencoder_weight):
+    def __init__(self, autoencoder_weight, keypoint_loss):
         super().__init__()
 
     def forward(self, outputs, target, images):
@@ -347,3 +376,22 @@ def test_default_augmentation_is_the_measured_geometric_one(faces):
     assert FacialKeypointRegressor().augmentation == "auto"
     with pytest.raises(ValueError, match="augmentation must be 'auto', None or a KeypointAugmenter"):
         _small(augmentation="strong").fit(faces.data, faces.target)
+
+
+@settings(max_examples=10, deadline=None)
+@given(gain=st.floats(0.2, 3.0), offset=st.floats(-50.0, 50.0))
+def test_per_image_standardisation_ignores_each_faces_brightness_and_contrast(fitted, faces, gain, offset):
+    X = faces.data[:6].astype(np.float64)
+    changed = X * gain + offset  # another exposure of the same faces
+    np.testing.assert_allclose(fitted.predict(changed), fitted.predict(X), atol=1e-3)
+
+
+def test_standardize_dataset_uses_the_training_statistics(faces):
+    model = _small(standardize="dataset", max_epochs=1).fit(faces.data, faces.target)
+    X = faces.data[:6].astype(np.float64)
+    assert not np.allclose(model.predict(X * 2), model.predict(X), atol=1e-3)
+    inputs = model._standardise(torch.as_tensor(faces.images[:6], dtype=torch.float32))
+    expected = (faces.images[:6] - faces.data.mean()) / faces.data.std()
+    np.testing.assert_allclose(inputs[:, 0].numpy(), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="standardize must be 'image' or 'dataset'"):
+        _small(standardize="global").fit(faces.data, faces.target)
