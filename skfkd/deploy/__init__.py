@@ -9,7 +9,8 @@
 - :func:`save_model` and :func:`load_model` write and read skops files, which load
   without running code from the file (unlike joblib and pickle files).
 
-Needs the optional ``deploy`` extra: ``pip install skfkd[deploy]``.
+The ONNX half needs the optional ``deploy`` extra (``pip install skfkd[deploy]``); skops
+files need nothing beyond skfkd itself.
 """
 
 from skfkd.deploy._onnx import export_onnx

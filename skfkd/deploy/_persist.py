@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from sklearn.base import BaseEstimator
 from skfkd.deploy._extra import require
 
 __all__ = ["load_model", "save_model"]
+
+# What save_model writes around the model: {"skfkd_model_file": FILE_FORMAT, "skfkd_version":
+# ..., "model": ...}. FILE_FORMAT changes when files written before cannot be read the same
+# way (a new attribute layout of _SavedNetwork, say); the skfkd version says who wrote it.
+FILE_FORMAT = 1
 
 # Types skfkd's own models hold, beyond those skops trusts itself (scikit-learn's estimators,
 # numpy, builtins). Loading one of them runs no code from the file: skops creates the object
@@ -104,10 +110,11 @@ def save_model(model, path):
     True
     """
     sio = require("skops.io")
+    from skfkd import __version__
     from skfkd.neural import FacialKeypointRegressor
 
     safe = _map_estimators(model, FacialKeypointRegressor, _SavedNetwork.from_regressor)
-    sio.dump(safe, path)
+    sio.dump({"skfkd_model_file": FILE_FORMAT, "skfkd_version": __version__, "model": safe}, path)
 
 
 def load_model(path, *, trusted=()):
@@ -181,8 +188,32 @@ def load_model(path, *, trusted=()):
             f"{path} holds types that are not trusted: {', '.join(untrusted)}. Nothing was loaded. If you "
             "trust them (you have read their code), pass trusted=[...] with these names"
         )
-    model = sio.load(path, trusted=[*TRUSTED_TYPES, *trusted])
+    model = _unwrap(sio.load(path, trusted=[*TRUSTED_TYPES, *trusted]), path)
     return _map_estimators(model, _SavedNetwork, lambda saved: saved.rebuild(trusted))
+
+
+def _unwrap(content, path):
+    """The model inside what save_model wrote, checked for the skfkd that wrote it; any
+    other skops file's content as it is."""
+    from skfkd import __version__
+
+    if not (isinstance(content, dict) and "skfkd_model_file" in content):
+        return content
+    written_by = content.get("skfkd_version", "unknown")
+    if content["skfkd_model_file"] != FILE_FORMAT:
+        raise ValueError(
+            f"{path} was written by skfkd {written_by} (model file format {content['skfkd_model_file']}); "
+            f"this is skfkd {__version__}, which reads format {FILE_FORMAT}. Load it with skfkd {written_by}, "
+            "or train the model again"
+        )
+    if written_by != __version__:
+        warnings.warn(
+            f"{path} was written by skfkd {written_by}; this is skfkd {__version__}. The file format is the "
+            "same, but the model may predict differently from how it did there",
+            UserWarning,
+            stacklevel=3,
+        )
+    return content["model"]
 
 
 def _map_estimators(obj, kind, convert, memo=None):

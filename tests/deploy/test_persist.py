@@ -149,3 +149,27 @@ def test_the_trusted_types_name_real_classes():
     for name in TRUSTED_TYPES:
         module, _, attribute = name.rpartition(".")
         assert isinstance(getattr(importlib.import_module(module), attribute), type), name
+
+
+def test_a_file_from_another_skfkd_version_says_both_versions(fitted, faces, tmp_path, monkeypatch):
+    import skfkd
+    from skfkd.deploy import _persist
+
+    monkeypatch.setattr(skfkd, "__version__", "0.0.1")
+    save_model(fitted, tmp_path / "old.skops")
+    monkeypatch.setattr(_persist, "FILE_FORMAT", _persist.FILE_FORMAT + 1)
+    save_model(fitted, tmp_path / "old_format.skops")
+    monkeypatch.undo()
+    # Same file format: it loads, with a warning that names both versions.
+    with pytest.warns(UserWarning, match=rf"written by skfkd 0\.0\.1; this is skfkd {skfkd.__version__}"):
+        loaded = load_model(tmp_path / "old.skops")
+    np.testing.assert_array_equal(loaded.predict(faces.data), fitted.predict(faces.data))
+    # Another file format: refused, naming both versions and both formats.
+    with pytest.raises(ValueError, match=r"written by skfkd 0\.0\.1 \(model file format 2\); this is skfkd"):
+        load_model(tmp_path / "old_format.skops")
+
+
+def test_a_file_of_this_version_loads_without_a_warning(fitted, tmp_path, recwarn):
+    save_model(fitted, tmp_path / "model.skops")
+    load_model(tmp_path / "model.skops")
+    assert not [w for w in recwarn if "written by skfkd" in str(w.message)]
