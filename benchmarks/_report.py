@@ -43,3 +43,27 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
+
+
+def plot_ced_panels(panels, out):
+    """One CED plot per panel, side by side, into ``out`` (a PNG); nothing without matplotlib.
+
+    ``panels`` maps a title to ``{label: (thresholds, fractions)}``, the curves of
+    :func:`skfkd.metrics.ced_curve`.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curves) in zip(axes[0], panels.items()):
+        for label, (thresholds, fractions) in curves.items():
+            ax.plot(thresholds, fractions, label=label)
+        ax.set(title=title, xlabel="NME", ylabel="fraction of faces", ylim=(0, 1))
+        ax.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)

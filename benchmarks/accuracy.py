@@ -34,7 +34,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, GroupShuffleSplit,
 from sklearn.pipeline import make_pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import environment_lines, markdown_table  # noqa: E402
+from _report import environment_lines, markdown_table, plot_ced_panels  # noqa: E402
 
 from skfkd import FacialKeypointRegressor  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
@@ -235,22 +235,10 @@ def write_report(tables, out, quick):
         lines += [f"## {title}", "", *markdown_table(header, _rows(results)), ""]
     out.write_text("\n".join(lines) + "\n")
     print(f"\nwrote {out}")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    figure, axes = plt.subplots(1, len(tables), figsize=(6 * len(tables), 4.5), squeeze=False)
-    for ax, (title, results) in zip(axes[0], tables.items()):
-        for r in results:
-            thresholds, fractions = r["ced"]
-            ax.plot(thresholds, fractions, label=r["name"])
-        ax.set(title=title, xlabel="NME", ylabel="fraction of faces", ylim=(0, 1))
-        ax.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(out.with_suffix(".png"), dpi=100)
+    plot_ced_panels(
+        {title: {r["name"]: r["ced"] for r in results} for title, results in tables.items()},
+        out.with_suffix(".png"),
+    )
 
 
 def main(argv=None):
