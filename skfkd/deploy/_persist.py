@@ -114,7 +114,12 @@ def save_model(model, path):
     from skfkd.neural import FacialKeypointRegressor
 
     safe = _map_estimators(model, FacialKeypointRegressor, _SavedNetwork.from_regressor)
-    sio.dump({"skfkd_model_file": FILE_FORMAT, "skfkd_version": __version__, "model": safe}, path)
+    # Deflated: the schema (learning curves, parameters) is JSON text, which shrinks ~10x.
+    sio.dump(
+        {"skfkd_model_file": FILE_FORMAT, "skfkd_version": __version__, "model": safe},
+        path,
+        compression=zipfile.ZIP_DEFLATED,
+    )
 
 
 def load_model(path, *, trusted=()):

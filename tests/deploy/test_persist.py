@@ -1,5 +1,6 @@
 import importlib
 import sys
+import zipfile
 from fractions import Fraction
 
 import joblib
@@ -18,6 +19,8 @@ from skfkd.preprocessing import ImageScaler
 def test_a_fitted_regressor_round_trips_exactly(fitted, faces, tmp_path):
     path = tmp_path / "model.skops"
     save_model(fitted, path)
+    with zipfile.ZipFile(path) as archive:  # deflated: a shipped model stays a few MB
+        assert {entry.compress_type for entry in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     loaded = load_model(path)
     assert type(loaded) is FacialKeypointRegressor
     np.testing.assert_array_equal(loaded.predict(faces.data), fitted.predict(faces.data))
