@@ -251,6 +251,7 @@ def main(argv=None):
     parser.add_argument("--youtube", default=None, help="youtube_faces_68 folder (default: SKFKD_DATA)")
     parser.add_argument("--lfpw", default=None, help="lfpw68_train folder (default: SKFKD_DATA)")
     parser.add_argument("--no-synthetic", action="store_true", help="skip the make_faces table")
+    parser.add_argument("--no-youtube", action="store_true", help="skip the YouTube Faces table")
     args = parser.parse_args(argv)
     youtube = Path(args.youtube) if args.youtube else get_data_home() / "youtube_faces_68"
     if args.suite == "mixed":
@@ -260,7 +261,9 @@ def main(argv=None):
         return
 
     datasets = {}
-    if youtube.is_dir():
+    if args.no_youtube:
+        pass
+    elif youtube.is_dir():
         datasets["YouTube Faces, held-out identities (68 points)"] = lambda: youtube_split(
             youtube, args.quick
         )

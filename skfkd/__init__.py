@@ -9,6 +9,7 @@ __all__ = [
     "KAGGLE_15",
     "FacialKeypointRegressor",
     "KeypointLayout",
+    "load_pretrained",
     "to_keypoints",
     "to_targets",
     "__version__",
@@ -22,6 +23,10 @@ def __getattr__(name):
         from skfkd.neural import FacialKeypointRegressor
 
         return FacialKeypointRegressor
+    if name == "load_pretrained":
+        from skfkd.faces import load_pretrained
+
+        return load_pretrained
     raise AttributeError(f"module 'skfkd' has no attribute {name!r}")
 
 

@@ -245,7 +245,8 @@ def _train(args):
     dataset = _load_dataset(args)
     train, test = _split(dataset, args.test_size, args.random_state)
     print(f"  {len(train.X)} training and {len(test.X)} held-out faces from {dataset.name}", flush=True)
-    regressor = FacialKeypointRegressor(max_epochs=args.max_epochs, random_state=args.random_state, verbose=1)
+    epochs = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
+    regressor = FacialKeypointRegressor(random_state=args.random_state, verbose=1, **epochs)
     started = time.perf_counter()
     if train.photos is not None:
         model = FaceLandmarker(regressor, random_state=args.random_state, verbose=1)
@@ -275,34 +276,37 @@ def _evaluate_command(args):
     return 0
 
 
+# A first PHOTO argument with one of these suffixes is the model; without one, predict uses
+# the pretrained landmarker.
+MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops", ".onnx")
+
+
 def _predict(args):
     from skfkd.datasets._base import _read_image_file
     from skfkd.faces import FaceLandmarker
 
-    model = _load_model(args.model, args.trust)
+    model_path, names = _model_and_photos(args.inputs)
+    model = _load_pretrained() if model_path is None else _load_model(model_path, args.trust)
     if not isinstance(model, FaceLandmarker):
         raise _BadInput(
-            f"{args.model} holds a model for face crops ({type(model).__name__}); train on photos "
+            f"{model_path} holds a model for face crops ({type(model).__name__}); train on photos "
             "(skfkd train --data youtube, a .pts folder or an .xml file) to predict on photos, or, for "
             "ONNX Runtime, export such a model with `skfkd export MODEL --onnx OUT.onnx --skops OUT.skops` "
             "and predict with OUT.skops"
         )
     photos = []
-    for name in args.photos:
+    for name in names:
         path = Path(name)
         if path.is_dir():
             raise _BadInput(f"{path} is a folder; expected a photo file (JPEG or PNG)")
         photos.append(_read_image_file(path))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise _BadInput(f"--out {out} is a file; expected a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out)
     if args.max_faces is not None:
         model.set_params(max_faces=args.max_faces)
     predictions = model.predict(photos)
-    without_face = [name for name, faces in zip(args.photos, predictions) if len(faces) == 0]
-    _write_predictions(args, photos, predictions, model, out)
-    for name, faces in zip(args.photos, predictions):
+    without_face = [name for name, faces in zip(names, predictions) if len(faces) == 0]
+    _write_predictions(args.format, names, photos, predictions, model, out)
+    for name, faces in zip(names, predictions):
         print(f"{name}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
     if without_face:
         print(f"skfkd: no face found in {', '.join(without_face)}", file=sys.stderr)
@@ -310,31 +314,58 @@ def _predict(args):
     return 0
 
 
-def _write_predictions(args, photos, predictions, model, out):
+def _model_and_photos(inputs):
+    """``(model path or None, photo paths)`` from predict's ``[MODEL] PHOTO...`` arguments."""
+    first, *rest = inputs
+    if Path(first).suffix.lower() in MODEL_SUFFIXES:
+        if not rest:
+            raise _BadInput(f"{first} is a model file; give the photos to predict on after it")
+        return first, rest
+    return None, inputs
+
+
+def _load_pretrained():
+    from skfkd.faces import load_pretrained
+
+    try:
+        return load_pretrained()
+    except (FileNotFoundError, ValueError) as error:
+        raise _BadInput(str(error)) from None
+
+
+def _output_folder(name):
+    out = Path(name)
+    if out.exists() and not out.is_dir():
+        raise _BadInput(f"--out {out} is a file; expected a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_predictions(file_format, names, photos, predictions, model, out):
     from skfkd._layout import resolve_layout
     from skfkd.datasets import save_dlib_xml, save_landmark_folder
 
     layout = resolve_layout(None, model.n_keypoints_) if model.n_keypoints_ in (15, 68) else None
-    stems = [Path(name).stem for name in args.photos]
+    stems = [Path(name).stem for name in names]
     if len(set(stems)) != len(stems):
         raise _BadInput("two photos share a file name; their outputs would overwrite each other")
     for stem, photo, faces in zip(stems, photos, predictions):
         _draw(photo, faces, layout, out / f"{stem}_keypoints.png")
-        if args.format == "csv":
+        if file_format == "csv":
             lines = ["face,keypoint,name,x,y"]
             for f, face in enumerate(faces):
                 for k, (x, y) in enumerate(face):
                     name = layout.keypoint_names[k] if layout else str(k)
                     lines.append(f"{f},{k},{name},{x:.3f},{y:.3f}")
             (out / f"{stem}.csv").write_text("\n".join(lines) + "\n")
-        elif args.format == "json":
+        elif file_format == "json":
             record = {"photo": stem, "faces": [{"keypoints": face.round(3).tolist()} for face in faces]}
             (out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
     rows = [(stem, photo, face) for stem, photo, faces in zip(stems, photos, predictions) for face in faces]
-    if args.format in ("pts", "xml") and rows:
+    if file_format in ("pts", "xml") and rows:
         images = [photo for _, photo, _ in rows]
         keypoints = np.stack([face for _, _, face in rows])
-        if args.format == "pts":
+        if file_format == "pts":
             # One .pts per face: a photo with several faces is written once per face.
             names = [
                 f"{stem}.png" if len(faces) == 1 else f"{stem}_{number}.png"
@@ -428,7 +459,23 @@ def _demo(args):
         del row["how"], row["faces"]
         rows.append({**row, "fit time": f"{time.perf_counter() - tic:.1f}s"})
     _print_table(rows, f"Held-out errors on {len(test.X)} {args.data} faces (lower is better)")
+    if args.photo:
+        _annotate_astronaut(_output_folder(args.out))
     return 0
+
+
+def _annotate_astronaut(out):
+    """Draw the pretrained landmarker's keypoints on scikit-image's astronaut photo."""
+    from skimage import data
+
+    print("Annotating skimage.data.astronaut() with the pretrained landmarker ...", flush=True)
+    landmarker = _load_pretrained().set_params(max_faces=1)
+    photo = data.astronaut()
+    faces = landmarker.predict([photo])[0]
+    if not len(faces):
+        raise _BadInput("the pretrained landmarker found no face in the astronaut photo")
+    _write_predictions("csv", ["astronaut"], [photo], [faces], landmarker, out)
+    print(f"  {len(faces)} face, {faces.shape[1]} keypoints: wrote {out / 'astronaut_keypoints.png'}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -475,7 +522,12 @@ def _parser():
     train.add_argument(
         "--out", required=True, help="model file to write: .skops (safe to share) or any other name (joblib)"
     )
-    train.add_argument("--max-epochs", type=int, default=60, help="CNN training epochs at most (default: 60)")
+    train.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="CNN training epochs at most (default: the regressor's, 120)",
+    )
     train.add_argument("--test-size", type=float, default=0.2, help="held-out share (default: 0.2)")
     train.set_defaults(handler=_train)
 
@@ -488,11 +540,24 @@ def _parser():
     )
     evaluate.set_defaults(handler=_evaluate_command)
 
-    predict = commands.add_parser("predict", help="find the keypoints of the faces in photos")
-    predict.add_argument("model", help=f"{_MODEL_HELP}, trained on photos")
+    predict = commands.add_parser(
+        "predict",
+        help="find the keypoints of the faces in photos",
+        usage="skfkd predict [MODEL] PHOTO [PHOTO ...] [options]",
+        description="Find the faces in the photos and their keypoints, with MODEL or, without one, with "
+        "skfkd's pretrained 68-point landmarker. MODEL is a first argument ending in "
+        f"{', '.join(MODEL_SUFFIXES)}.",
+    )
+    predict.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MODEL] PHOTO",
+        help=f"optional {_MODEL_HELP} (trained on photos), then JPEG or PNG photos",
+    )
     _add_trust_option(predict)
-    predict.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG photos")
-    predict.add_argument("--out", required=True, help="folder for the annotated PNGs and keypoint files")
+    predict.add_argument(
+        "--out", default=".", help="folder for the annotated PNGs and keypoint files (default: here)"
+    )
     predict.add_argument("--format", choices=["csv", "json", "pts", "xml"], default="csv")
     predict.add_argument(
         "--max-faces", type=int, default=None, help="keep at most this many faces per photo, largest first"
@@ -520,16 +585,27 @@ def _parser():
 
     demo = commands.add_parser(
         "demo",
-        help="train and evaluate on held-out faces",
-        description="Train the models on synthetic faces (or real ones from --path) and print held-out errors.",
+        help="train and evaluate on held-out faces; annotate a photo with the pretrained landmarker",
+        description="Train the models on synthetic faces (or real ones from --path) and print held-out "
+        "errors, then draw the pretrained landmarker's keypoints on skimage.data.astronaut() into "
+        "astronaut_keypoints.png.",
     )
     demo.add_argument("--data", choices=["synthetic", "youtube", "kaggle"], default="synthetic")
     demo.add_argument(
         "--path", default=None, help="folder or file of the youtube/kaggle data (default: SKFKD_DATA)"
     )
     demo.add_argument("--n-samples", type=int, default=3000, help="number of synthetic faces (default: 3000)")
+    # Half the regressor's default: the demo is a first look, and 60 epochs already reach
+    # sub-pixel errors on the synthetic faces.
     demo.add_argument("--max-epochs", type=int, default=60, help="CNN training epochs at most (default: 60)")
     demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument(
+        "--no-photo",
+        dest="photo",
+        action="store_false",
+        help="skip annotating skimage.data.astronaut() with the pretrained landmarker",
+    )
+    demo.add_argument("--out", default=".", help="folder for astronaut_keypoints.png (default: here)")
     demo.set_defaults(handler=_demo)
     return parser
 

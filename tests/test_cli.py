@@ -15,7 +15,7 @@ from skfkd.datasets import load_dlib_xml, load_landmark_folder, make_faces, save
 
 
 def test_demo_trains_and_compares_the_models_on_synthetic_faces(capsys):
-    assert main(["demo", "--n-samples", "300", "--max-epochs", "2", "--random-state", "1"]) == 0
+    assert main(["demo", "--n-samples", "300", "--max-epochs", "2", "--random-state", "1", "--no-photo"]) == 0
     out = capsys.readouterr().out
     assert "240 training and 60 test faces" in out
     errors = dict(
@@ -132,9 +132,18 @@ def test_predict_and_evaluate_report_bad_input(photo_model, tmp_path, capsys, yo
     cases = [
         (["predict", str(model), str(tmp_path / "missing.png"), "--out", out], "missing.png is missing"),
         (["predict", str(model), str(tmp_path), "--out", out], "is a folder; expected a photo"),
-        (["predict", str(tmp_path), str(photo), "--out", out], "is a folder; expected a model file"),
-        (["predict", str(photo), str(photo), "--out", out], "is not a model file skfkd can read"),
+        (
+            ["predict", str(tmp_path / "folder.joblib"), str(photo), "--out", out],
+            "is a folder; expected a model",
+        ),
+        (
+            ["predict", str(tmp_path / "photo.joblib"), str(photo), "--out", out],
+            "is not a model file skfkd can",
+        ),
+        (["predict", str(model), "--out", out], "is a model file; give the photos to predict on after it"),
     ]
+    (tmp_path / "folder.joblib").mkdir()
+    (tmp_path / "photo.joblib").write_bytes(photo.read_bytes())
     (tmp_path / "broken.jpg").write_bytes(b"not a photo")
     cases.append(
         (["predict", str(model), str(tmp_path / "broken.jpg"), "--out", out], "cannot read the image")

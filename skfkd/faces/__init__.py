@@ -7,5 +7,14 @@ keypoints between crops and photos.
 from skfkd.faces._detect import detect_faces
 from skfkd.faces._framing import crop_faces, uncrop_keypoints
 from skfkd.faces._landmarker import FaceLandmarker, match_faces
+from skfkd.faces._pretrained import load_pretrained, pretrained_model_card
 
-__all__ = ["FaceLandmarker", "crop_faces", "detect_faces", "match_faces", "uncrop_keypoints"]
+__all__ = [
+    "FaceLandmarker",
+    "crop_faces",
+    "detect_faces",
+    "load_pretrained",
+    "match_faces",
+    "pretrained_model_card",
+    "uncrop_keypoints",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 import warnings
@@ -152,8 +153,7 @@ class FaceLandmarker(BaseEstimator):
         rng = check_random_state(self.random_state)
         face_boxes = landmark_boxes(keypoints)
 
-        X, crop_boxes = crop_faces(photos, _jitter(face_boxes, self.box_jitter, rng), **self._framing)
-        y = to_targets(keypoints_to_crop(keypoints, crop_boxes, self.crop_size))
+        X, y = self._training_crops(photos, keypoints, face_boxes, rng)
         self._say(f"Training the keypoint regressor on {len(X)} faces ...")
         self.regressor_ = clone(self._default_regressor()).fit(X, y)
         self.n_keypoints_ = keypoints.shape[1]
@@ -167,6 +167,58 @@ class FaceLandmarker(BaseEstimator):
             if self.verify_faces:
                 self.face_verifier_ = self._fit_verifier(photos, face_boxes, sample, X, matched, misses, rng)
         return self
+
+    def partial_fit(self, images, keypoints):
+        """Fine-tune the fitted regressor on more annotated photos.
+
+        The photos are framed as :meth:`fit` frames them (landmark boxes with the random
+        ``box_jitter``) and the regressor trains on from its current weights with its own
+        ``partial_fit`` (``max_epochs`` more epochs for a
+        :class:`~skfkd.FacialKeypointRegressor`; lower its ``lr`` for a gentle
+        fine-tuning). The detector calibration and the face check stay as they were. On
+        a landmarker that is not fitted yet, this is :meth:`fit`.
+
+        Parameters
+        ----------
+        images : sequence of ndarray
+            Photos, one per face.
+        keypoints : array-like of shape (n_faces, n_keypoints, 2) or (n_faces, 2 * n_keypoints)
+            Keypoints in photo pixels, NaN where not annotated; the same points as the
+            landmarker predicts.
+
+        Returns
+        -------
+        self : FaceLandmarker
+        """
+        if not hasattr(self, "regressor_"):
+            return self.fit(images, keypoints)
+        self._check_params()
+        photos = _as_photos(images)
+        keypoints = self._as_keypoints(keypoints, len(photos))
+        if keypoints.shape[1] != self.n_keypoints_:
+            raise ValueError(
+                f"the landmarker predicts {self.n_keypoints_} keypoints; these photos have {keypoints.shape[1]}"
+            )
+        if not hasattr(self.regressor_, "partial_fit"):
+            raise TypeError(
+                f"the regressor ({type(self.regressor_).__name__}) cannot train on: no partial_fit"
+            )
+        # With an int seed, jitter of its own for these photos (not fit's again), reproducibly.
+        seed = self.random_state
+        rng = (
+            np.random.RandomState([seed, len(photos)])
+            if isinstance(seed, numbers.Integral)
+            else check_random_state(seed)
+        )
+        X, y = self._training_crops(photos, keypoints, landmark_boxes(keypoints), rng)
+        self._say(f"Fine-tuning the keypoint regressor on {len(X)} faces ...")
+        self.regressor_.partial_fit(X, y)
+        return self
+
+    def _training_crops(self, photos, keypoints, face_boxes, rng):
+        """Crops of the faces along jittered landmark boxes, and their keypoints there."""
+        X, crop_boxes = crop_faces(photos, _jitter(face_boxes, self.box_jitter, rng), **self._framing)
+        return X, to_targets(keypoints_to_crop(keypoints, crop_boxes, self.crop_size))
 
     def _check_params(self):
         if not isinstance(self.crop_size, (int, np.integer)) or self.crop_size < 8:

@@ -1,0 +1,119 @@
+"""The pretrained landmarker that ships with skfkd."""
+
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from skfkd import IBUG_68, load_pretrained
+from skfkd.cli import main
+from skfkd.faces import FaceLandmarker, match_faces, pretrained_model_card
+from skfkd.metrics import normalized_mean_error
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def astronaut_face(pretrained):
+    photo = data.astronaut()
+    (box,) = pretrained.set_params(max_faces=1).detect([photo])[0]
+    (face,) = pretrained.predict([photo], boxes=[[box]])[0]
+    return box, face
+
+
+def test_it_is_a_fitted_68_point_landmarker(pretrained):
+    assert isinstance(pretrained, FaceLandmarker)
+    assert pretrained.n_keypoints_ == 68 and pretrained.regressor_.layout_ == IBUG_68
+    assert pretrained.face_verifier_ is not None  # the face check came along
+
+
+def test_every_astronaut_point_lies_in_the_detected_face_box(astronaut_face):
+    (left, top, width, height), face = astronaut_face
+    assert np.isfinite(face).all()
+    inside = (
+        (face[:, 0] >= left)
+        & (face[:, 0] <= left + width)
+        & (face[:, 1] >= top)
+        & (face[:, 1] <= top + height)
+    )
+    assert inside.all(), face[~inside]
+
+
+def test_the_astronauts_eyes_nose_and_mouth_are_in_order(astronaut_face):
+    _, face = astronaut_face
+    names = list(IBUG_68.keypoint_names)
+
+    def centre(*prefixes):
+        return face[[i for i, name in enumerate(names) if name.startswith(prefixes)]].mean(axis=0)
+
+    # The subject's right eye appears on the image's left.
+    right_eye, left_eye = centre("right_eye"), centre("left_eye")
+    nose_tip, mouth = face[30], centre("outer_lip", "inner_lip")
+    assert right_eye[0] < nose_tip[0] < left_eye[0]
+    assert max(right_eye[1], left_eye[1]) < nose_tip[1] < mouth[1]
+    assert face[8, 1] > mouth[1]  # the chin below the mouth
+
+
+def test_it_predicts_on_held_out_style_photos_within_a_sane_error(pretrained, lfpw_path):
+    """On LFPW photos (some of them its training photos): a sanity bound, not its figure:
+    benchmarks/train_pretrained.py measures it on held-out photos."""
+    from skfkd.datasets import load_landmark_folder
+
+    faces = load_landmark_folder(lfpw_path, crop_size=None)
+    rows = np.arange(0, len(faces.images), 40)
+    found = match_faces(pretrained.predict(list(faces.images[rows])), faces.keypoints[rows])
+    detected = ~np.isnan(found).all(axis=(1, 2))
+    assert detected.mean() > 0.8
+    nme = normalized_mean_error(
+        faces.keypoints[rows][detected].reshape(detected.sum(), -1),
+        found[detected].reshape(detected.sum(), -1),
+    )
+    assert nme < 0.1
+
+
+def test_a_photo_without_a_face_gives_no_face(pretrained):
+    blank = np.full((200, 200), 127, np.uint8)
+    (faces,) = pretrained.predict([blank])
+    assert faces.shape == (0, 68, 2)
+
+
+def test_it_fine_tunes_on_new_photos(youtube_faces):
+    landmarker = load_pretrained()  # a copy of its own: the fine-tuning changes it
+    landmarker.regressor_.set_params(max_epochs=1, lr=1e-4)
+    before = [p.detach().clone() for p in landmarker.regressor_.module_.parameters()]
+    rows = slice(0, 48)
+    photos, keypoints = list(youtube_faces.images[rows]), youtube_faces.keypoints[rows]
+    calibration = landmarker.box_calibration_.copy()
+    assert landmarker.partial_fit(photos, keypoints) is landmarker
+    after = list(landmarker.regressor_.module_.parameters())
+    assert any(not np.array_equal(a.detach().numpy(), b.numpy()) for a, b in zip(after, before))
+    np.testing.assert_array_equal(landmarker.box_calibration_, calibration)  # kept as it was
+    with pytest.raises(ValueError, match="predicts 68 keypoints; these photos have 15"):
+        landmarker.partial_fit(photos[:2], np.zeros((2, 15, 2)))
+
+
+def test_the_model_card_says_how_it_was_made():
+    card = pretrained_model_card()
+    assert card.startswith("# skfkd pretrained 68-point landmarker")
+    for needed in ("research and non-commercial use only", "python benchmarks/train_pretrained.py", "NME"):
+        assert needed in card
+    assert re.search(r"\| skfkd pretrained \| faces its detector finds in the photos \| \d+/\d+", card)
+
+
+def test_skfkd_predict_needs_no_model_argument(tmp_path, capsys):
+    Image.fromarray(data.astronaut()).save(tmp_path / "astronaut.png")
+    argv = ["predict", str(tmp_path / "astronaut.png"), "--out", str(tmp_path / "out"), "--max-faces", "1"]
+    assert main(argv) == 0
+    assert "astronaut.png: 1 face" in capsys.readouterr().out
+    rows = (tmp_path / "out" / "astronaut.csv").read_text().splitlines()
+    assert len(rows) == 1 + 68
+    # The demo draws the same photo after its synthetic run.
+    argv = ["demo", "--n-samples", "120", "--max-epochs", "1", "--out", str(tmp_path / "demo")]
+    assert main(argv) == 0
+    assert (tmp_path / "demo" / "astronaut_keypoints.png").is_file()
+    assert "wrote" in capsys.readouterr().out
