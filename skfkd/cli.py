@@ -595,8 +595,7 @@ def _parser():
         "--path", default=None, help="folder or file of the youtube/kaggle data (default: SKFKD_DATA)"
     )
     demo.add_argument("--n-samples", type=int, default=3000, help="number of synthetic faces (default: 3000)")
-    # Half the regressor's default: the demo is a first look, and 60 epochs already reach
-    # sub-pixel errors on the synthetic faces.
+    # Half the regressor's default: the demo is a first look that should end in minutes.
     demo.add_argument("--max-epochs", type=int, default=60, help="CNN training epochs at most (default: 60)")
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument(
