@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 
 from skfkd._images import as_image_stack
 from skfkd._layout import KeypointLayout, resolve_layout
+from skfkd._params import Interval, StrOptions, positive_int
 from skfkd.augmentation._geometry import augment_tensors, sample_augmentation
 
 __all__ = ["KeypointAugmenter"]
@@ -155,16 +156,25 @@ class KeypointAugmenter(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
 
+    _parameter_constraints = {
+        "rotation": [Interval(Real, 0, 180, closed="both")],
+        "scale": [tuple, list],
+        "shift": [Interval(Real, 0, 1, closed="left")],
+        "flip": [Interval(Real, 0, 1, closed="both")],
+        "brightness": [Interval(Real, 0, None, closed="left")],
+        "contrast": [Interval(Real, 0, 1, closed="both")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "occlusion": [Interval(Real, 0, 1, closed="both")],
+        "padding_mode": [StrOptions(set(_PADDING_MODES))],
+        "layout": [KeypointLayout, None],
+        "image_shape": [tuple, list, None],
+        "n_copies": [positive_int],
+        "random_state": ["random_state"],
+    }
+
     def _check_params(self):
         """Validate the hyper-parameters; return them as plain floats."""
-        rotation = _number("rotation", self.rotation, 0, 180)
-        for name in ("flip", "occlusion", "contrast"):
-            _number(name, getattr(self, name), 0, 1)
-        for name in ("brightness", "noise"):
-            _number(name, getattr(self, name), 0, math.inf)
-        shift = _number("shift", self.shift, 0, 1)
-        if shift >= 1:
-            raise ValueError(f"shift must be in [0, 1) (a fraction of the image size); got {self.shift!r}")
+        self._validate_params()
         try:
             low, high = (float(v) for v in self.scale)
         except (TypeError, ValueError):
@@ -173,17 +183,10 @@ class KeypointAugmenter(BaseEstimator):
             ) from None
         if not (0 < low <= high < math.inf):
             raise ValueError(f"scale must be a pair (low, high) with 0 < low <= high; got {self.scale!r}")
-        if self.padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}; got {self.padding_mode!r}")
-        if self.layout is not None and not isinstance(self.layout, KeypointLayout):
-            raise ValueError(f"layout must be a KeypointLayout or None; got {type(self.layout).__name__}")
-        n_copies = self.n_copies
-        if isinstance(n_copies, bool) or not isinstance(n_copies, Integral) or n_copies < 1:
-            raise ValueError(f"n_copies must be a positive integer; got {n_copies!r}")
         return {
-            "rotation": rotation,
+            "rotation": float(self.rotation),
             "scale": (low, high),
-            "shift": shift,
+            "shift": float(self.shift),
             "flip": float(self.flip),
             "brightness": float(self.brightness),
             "contrast": float(self.contrast),
@@ -363,14 +366,6 @@ class KeypointAugmenter(BaseEstimator):
             geometric=geometric,
             photometric=photometric,
         )
-
-
-def _number(name, value, low, high):
-    """``value`` as a float in ``[low, high]``, or a ValueError naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high:
-        bound = "infinity" if high == math.inf else high
-        raise ValueError(f"{name} must be a number in [{low}, {bound}]; got {value!r}")
-    return float(value)
 
 
 def _torch_generator(random_state):

@@ -10,6 +10,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skfkd._images import infer_image_shape
+from skfkd._params import positive_int
 
 
 class HOGFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -55,6 +56,13 @@ class HOGFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     >>> hog.transform(images).shape  # 3x3 blocks of 2x2 cells of 9 bins
     (2, 324)
     """
+
+    _parameter_constraints = {
+        "orientations": [positive_int],
+        "pixels_per_cell": [tuple, list],
+        "cells_per_block": [tuple, list],
+        "image_shape": [tuple, list, None],
+    }
 
     def __init__(self, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), image_shape=None):
         self.orientations = orientations
@@ -110,6 +118,7 @@ class HOGFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self : HOGFeatures
             The fitted transformer.
         """
+        self._validate_params()
         X, stacked_shape = self._flatten(X)
         X = validate_data(self, X, dtype=np.float64, reset=True)
         self.image_shape_ = self._shape_for(X.shape[1], stacked_shape)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +11,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_array
 
 from skfkd._images import infer_image_shape
+from skfkd._params import check_params, positive_int
 from skfkd.deploy._extra import require
 from skfkd.metrics import keypoint_r2_score
 
 __all__ = ["OnnxKeypointRegressor"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _ONNX_TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
 
 
@@ -93,6 +94,12 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
     (2, 30)
     """
 
+    _parameter_constraints = {
+        "path": [str, os.PathLike],
+        "n_threads": [positive_int, None],
+        "batch_size": [positive_int],
+    }
+
     def __init__(self, path, *, n_threads=1, batch_size=256):
         self.path = path
         self.n_threads = n_threads
@@ -119,12 +126,17 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
         self._bytes, self._bytes_source = data, os.fspath(self.path)
         self.__dict__.pop("_graph_cache", None)
 
+    def _check_carried_graph(self):
+        """For a model read from a file: it must carry its graph's bytes, so that it never
+        reads the path the file names (which could be any file on this machine)."""
+        if not isinstance(self.__dict__.get("_bytes"), bytes) or self.__dict__.get(
+            "_bytes_source"
+        ) != os.fspath(self.path):
+            raise ValueError("an OnnxKeypointRegressor in a model file must carry its graph")
+
     def _load(self, data, key):
         ort = require("onnxruntime")
-        if self.n_threads is not None and (
-            not isinstance(self.n_threads, Integral) or isinstance(self.n_threads, bool) or self.n_threads < 1
-        ):
-            raise ValueError(f"n_threads must be None or an int >= 1; got {self.n_threads!r}")
+        check_params(self._parameter_constraints, self.get_params(), type(self).__name__)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -211,6 +223,9 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Predict keypoints in pixels.
 
+        The images are checked, converted and run in batches of ``batch_size``, so
+        memory beyond ``X`` and the result stays that of one batch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, height * width) or (n_samples, height, width)
@@ -221,24 +236,31 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples, 2 * n_keypoints)
         """
+        check_params(self._parameter_constraints, self.get_params(), type(self).__name__)
         graph = self._graph()
-        rows = self._validate_images(X, graph)
-        if not isinstance(self.batch_size, Integral) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1; got {self.batch_size!r}")
-        outputs = [
-            graph.session.run(None, {graph.input_name: rows[start : start + self.batch_size]})[0]
-            for start in range(0, len(rows), self.batch_size)
-        ]
-        return np.concatenate(outputs).astype(np.float64)
+        if not (isinstance(X, np.ndarray) and X.dtype.kind in "uif" and X.ndim in (2, 3) and len(X)):
+            X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
+        predictions = np.empty((len(X), graph.n_outputs))
+        for start in range(0, len(X), self.batch_size):
+            rows = self._validate_images(X[start : start + self.batch_size], graph)
+            predictions[start : start + len(rows)] = graph.session.run(None, {graph.input_name: rows})[0]
+        broken = ~np.isfinite(predictions).all(axis=1)
+        if broken.any():
+            raise FloatingPointError(
+                f"the graph predicted NaN or infinity for {broken.sum()} of {len(X)} images (the first: row "
+                f"{np.flatnonzero(broken)[0]})"
+            )
+        return predictions
 
     def _validate_images(self, X, graph):
-        if isinstance(X, np.ndarray) and X.dtype.kind in "uif" and X.ndim in (2, 3) and len(X):
-            # A numeric array needs no conversion: check_array's own cost (~0.1 ms) would
-            # be a third of a face's prediction.
-            if X.dtype.kind == "f" and not np.isfinite(X).all():
-                raise ValueError("X contains NaN or infinity")
-        else:
-            X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
+        """One batch of ``X`` (a numeric array) as the graph's input rows."""
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinity")
+        if X.dtype.kind == "f" and np.abs(X).max(initial=0) > _FLOAT32_MAX:
+            raise ValueError(
+                f"X holds the pixel value {X.flat[np.argmax(np.abs(X))]:.4g}, beyond the range of float32 (about "
+                "±3.4e38), the graph's precision; scale the images first"
+            )
         height, width = graph.image_shape
         if X.ndim == 3:
             if X.shape[1:] != graph.image_shape:

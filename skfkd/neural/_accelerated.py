@@ -10,18 +10,21 @@ from skorch.callbacks import PrintLog
 from skorch.hf import AccelerateMixin
 from skorch.history import DistributedHistory
 
+from skfkd.neural._callbacks import ProgressBar
+from skfkd.neural._data import MIN_TRAINING_BATCH, BatchIterator, batch_bounds
 from skfkd.neural._modules import KeypointAutoencoder
-from skfkd.neural._regressor import FacialKeypointRegressor, _BatchIterator, _ProgressBar
+from skfkd.neural._regressor import FacialKeypointRegressor
 
 __all__ = ["AcceleratedFacialKeypointRegressor"]
 
 
-def shard_bounds(n_samples, global_batch_size, n_processes):
+def shard_bounds(n_samples, global_batch_size, n_processes, min_per_process=1):
     """``(start, stop)`` of each global batch, in an order of ``n_samples`` indices.
 
     Every process must run the same number of steps (each step synchronises gradients),
-    and each needs at least one sample per step: a last batch too small to give every
-    process a sample joins the batch before it. Nothing is dropped or repeated.
+    and each needs at least ``min_per_process`` samples per step (two in training, for
+    batch norm): a last batch too small for that joins the batch before it. Nothing is
+    dropped or repeated.
     """
     if global_batch_size < n_processes:
         raise ValueError(
@@ -33,10 +36,7 @@ def shard_bounds(n_samples, global_batch_size, n_processes):
             f"{n_samples} samples cannot be shared among {n_processes} processes; "
             "every process needs at least one sample in each training and validation step"
         )
-    starts = list(range(0, n_samples, global_batch_size))
-    if len(starts) > 1 and n_samples - starts[-1] < n_processes:
-        starts.pop()
-    return list(zip(starts, [*starts[1:], n_samples]))
+    return batch_bounds(n_samples, global_batch_size, n_processes * min_per_process)
 
 
 def _process_seed(shared_seed, process_index):
@@ -57,7 +57,7 @@ def _shared_seed(net):
     return broadcast_object_list([seed])[0]
 
 
-class _ShardedBatchIterator(_BatchIterator):
+class _ShardedBatchIterator(BatchIterator):
     """This process's part of each global batch.
 
     Every epoch, all processes shuffle the indices in the same order (a generator with a
@@ -74,7 +74,9 @@ class _ShardedBatchIterator(_BatchIterator):
         accelerator = net.accelerator
         self.process, self.n_processes = accelerator.process_index, accelerator.num_processes
         per_step = net.batch_size if accelerator.split_batches else net.batch_size * self.n_processes
-        self.bounds = shard_bounds(len(self.indices), per_step, self.n_processes)
+        self.bounds = shard_bounds(
+            len(self.indices), per_step, self.n_processes, MIN_TRAINING_BATCH if training else 1
+        )
         if training:
             seed = _shared_seed(net)
             self.shuffle_generator = torch.Generator().manual_seed(seed)
@@ -93,7 +95,7 @@ class _ShardedBatchIterator(_BatchIterator):
             yield self._batch(index, generator)
 
 
-class _MainProcessProgressBar(_ProgressBar):
+class _MainProcessProgressBar(ProgressBar):
     """The progress bar of the main process only: the others would print the same bar."""
 
     def on_epoch_begin(self, net, **kwargs):

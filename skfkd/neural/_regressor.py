@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
+import copy
+import re
+import signal
+import threading
+import warnings
 import weakref
 
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, validate_data
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.dataset import ValidSplit
-from torch.utils.data import Subset
 
 from skfkd._images import as_image_stack, infer_image_shape
-from skfkd._layout import resolve_layout
+from skfkd._layout import KeypointLayout, resolve_layout
+from skfkd._params import Interval, Real, StrOptions, check_params, non_negative_int, positive_int
 from skfkd.augmentation import KeypointAugmenter
 from skfkd.metrics import keypoint_r2_score
+from skfkd.neural._callbacks import CosineLearningRate, PatientEarlyStopping, ProgressBar, StopOnNonFinite
 from skfkd.neural._dask import dask_worker_fit
+from skfkd.neural._data import MIN_TRAINING_BATCH, BatchIterator, FaceTensors
 from skfkd.neural._loss import KeypointAutoencoderLoss
 from skfkd.neural._modules import KeypointAutoencoder, fold_batch_norm
 
@@ -46,137 +50,46 @@ AUTO_AUGMENTATION = {
 _INFERENCE_NETWORKS = weakref.WeakKeyDictionary()
 
 
+# The devices a model can name: what torch calls them, plus "auto".
+_DEVICE_NAMES = re.compile(r"auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?")
+# Pixels beyond this overflow float32, the network's precision.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _resolve_device(device):
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
 
-class _FaceTensors(torch.utils.data.Dataset):
-    """Training images ``(n, c, h, w)`` and pixel targets ``(n, 2k)`` held as tensors.
+def _callbacks_kind_ok(callbacks):
+    return (
+        callbacks is None
+        or isinstance(callbacks, list)
+        or (isinstance(callbacks, str) and callbacks == "disable")
+    )
 
-    Batches are cut from these tensors by index (see ``_BatchIterator``), so no Python
-    work happens per sample; ``__getitem__`` only exists for the Dataset protocol.
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C back until the block ends, then raise it.
+
+    The first optimizer a process builds makes torch import its compiler stack (some 800
+    modules, seconds); a KeyboardInterrupt in the middle of that import leaves modules
+    half-initialised, and every later training in the process fails. Outside the main
+    thread signals cannot be handled, and nothing changes.
     """
-
-    def __init__(self, images, targets):
-        self.images = images
-        self.targets = targets
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, index):
-        return self.images[index], self.targets[index]
-
-
-class _BatchIterator:
-    """Yields ``(images, scaled targets)`` batches on the training device.
-
-    Training batches are shuffled with their own generator and augmented on the device;
-    validation batches are neither.
-    """
-
-    def __init__(self, net, dataset, training):
-        if isinstance(dataset, Subset):
-            self.indices = torch.as_tensor(dataset.indices, dtype=torch.long)
-            dataset = dataset.dataset
-        else:
-            self.indices = torch.arange(len(dataset))
-        self.images, self.targets = dataset.images, dataset.targets
-        self.net, self.training = net, training
-
-    def __len__(self):
-        return -(-len(self.indices) // self.net.batch_size)
-
-    def __iter__(self):
-        net = self.net
-        order = self.indices
-        if self.training:
-            order = order[torch.randperm(len(order), generator=net._generator)]
-        for start in range(0, len(order), net.batch_size):
-            yield self._batch(order[start : start + net.batch_size], net._generator)
-
-    def _batch(self, index, generator):
-        """Images and scaled targets of the samples ``index``, augmented when training,
-        on the training device and in channels_last layout."""
-        net = self.net
-        index = index.to(self.images.device)
-        images, targets = self.images[index], self.targets[index]
-        if self.training and net.augmentation_ is not None:
-            images, targets = net.augmentation_.augment_batch(images, targets, generator=generator)
-        images = images.to(net.device_, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        return images, net._scale_targets(targets.to(net.device_, non_blocking=True))
-
-
-class _StopOnNonFiniteLoss(Callback):
-    """Stop training with an error, rather than leave a model that predicts NaN."""
-
-    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
-        if loss is not None and not torch.isfinite(loss):
-            epoch = len(net.history)
-            stage = "training" if training else "validation"
-            raise FloatingPointError(
-                f"the {stage} loss became {loss.item()} in epoch {epoch}; training stopped. Lower lr, "
-                "check the inputs for extreme values, or scale them (skfkd.preprocessing.ImageScaler)."
-            )
-
-
-class _CosineLearningRate(Callback):
-    """Anneal the learning rate from ``net.lr`` to 1% of it over each call's epochs.
-
-    Every ``fit``/``partial_fit`` call starts a fresh cycle, so continued training
-    learns again instead of resuming at the end of a finished schedule, where the rate
-    is near zero.
-    """
-
-    def on_train_begin(self, net, **kwargs):
-        self.first_epoch_ = len(net.history)
-
-    def on_epoch_begin(self, net, **kwargs):
-        progress = (len(net.history) - 1 - self.first_epoch_) / max(net.max_epochs, 1)
-        lr = net.lr * (0.01 + 0.99 * (1 + math.cos(math.pi * progress)) / 2)
-        for group in net.optimizer_.param_groups:
-            group["lr"] = lr
-        net.history.record("lr", lr)
-
-
-class _EarlyStopping(EarlyStopping):
-    """Stop when the validation loss stalls for ``net.patience`` epochs and restore the
-    best weights (also after Ctrl-C); does nothing without a validation split."""
-
-    def __init__(self):
-        super().__init__(monitor="valid_loss", load_best=True)
-
-    def on_train_begin(self, net, **kwargs):
-        self.active_ = net.train_split is not None
-        self.patience = net.patience
-        super().on_train_begin(net, **kwargs)
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.active_:
-            super().on_epoch_end(net, **kwargs)
-
-    def on_train_end(self, net, **kwargs):
-        if self.active_ and len(net.history):
-            super().on_train_end(net, **kwargs)
-
-
-class _ProgressBar(ProgressBar):
-    """skorch's per-epoch progress bar, shown only when ``net.verbose``."""
-
-    def on_epoch_begin(self, net, **kwargs):
-        self.pbar_ = None
-        if net.verbose:
-            super().on_epoch_begin(net, **kwargs)
-
-    def on_batch_end(self, net, **kwargs):
-        if self.pbar_ is not None:
-            super().on_batch_end(net, **kwargs)
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.pbar_ is not None:
-            super().on_epoch_end(net, **kwargs)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(signal.SIGINT, received[0])
 
 
 class FacialKeypointRegressor(NeuralNetRegressor):
@@ -296,6 +209,40 @@ class FacialKeypointRegressor(NeuralNetRegressor):
     (2, 30)
     """
 
+    # Checked where the parameters are used (fit and predict), so that a value set later
+    # or read from a model file is checked too; skorch's own parameters pass through.
+    _parameter_constraints = {
+        "module": [type, torch.nn.Module],
+        "latent_dim": [positive_int],
+        "autoencoder_weight": [Interval(Real, 0, _FLOAT32_MAX, closed="both")],
+        "keypoint_loss": [StrOptions({"l1", "mse", "smooth_l1", "wing"})],
+        "standardize": [StrOptions({"image", "dataset"})],
+        "augmentation": [StrOptions({"auto"}), KeypointAugmenter, None],
+        "flip_test": ["boolean"],
+        "layout": [KeypointLayout, None],
+        "image_shape": [tuple, list, None],
+        "criterion": [type, torch.nn.Module],
+        "optimizer": [callable],
+        "max_epochs": [non_negative_int],
+        "lr": [Interval(Real, 0, _FLOAT32_MAX, closed="right")],
+        "batch_size": [positive_int],
+        "weight_decay": [Interval(Real, 0, _FLOAT32_MAX, closed="both")],
+        "patience": [positive_int],
+        "train_split": [callable, None],
+        "device": [str, torch.device, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "compile": ["boolean"],
+        "iterator_train": [callable],
+        "iterator_valid": [callable],
+        "dataset": [callable],
+        "predict_nonlinearity": [callable, StrOptions({"auto"}), None],
+        "callbacks": [list, StrOptions({"disable"}), None],
+        "torch_load_kwargs": [dict, None],
+        "use_caching": ["boolean", StrOptions({"auto"})],
+    }
+
     def __init__(
         self,
         module=KeypointAutoencoder,
@@ -345,6 +292,19 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         self.patience = patience
         self.random_state = random_state
 
+    def _get_param_names(self):
+        # skorch takes every attribute not ending in "_" for a parameter, private
+        # bookkeeping (_params_to_validate, _rng, _generator) included: clone would pass
+        # it to __init__, and get_params would show it.
+        return [name for name in super()._get_param_names() if not name.startswith("_")]
+
+    def _get_params_callbacks(self, deep=True):
+        # A callbacks value of the wrong kind is reported by fit, naming the parameter;
+        # get_params (which set_params and clone call) must not fail on it first.
+        if not _callbacks_kind_ok(self.callbacks):
+            return {}
+        return super()._get_params_callbacks(deep=deep)
+
     def set_params(self, **params):
         """Set parameters, including the augmenter's as ``augmentation__<name>``.
 
@@ -358,6 +318,10 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         """
         prefix = "augmentation__"
         nested = {key[len(prefix) :]: params.pop(key) for key in list(params) if key.startswith(prefix)}
+        if "callbacks" in params and not _callbacks_kind_ok(params["callbacks"]):
+            # skorch builds the callbacks at once, and would fail on it with a TypeError;
+            # stored as it is, fit reports it, naming the parameter.
+            self.callbacks = params.pop("callbacks")
         if params:
             super().set_params(**params)
         if nested:
@@ -378,17 +342,21 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         # parameters it needs when training starts.
         return [
             *super()._default_callbacks,
-            ("stop_on_non_finite_loss", _StopOnNonFiniteLoss()),
-            ("lr_schedule", _CosineLearningRate()),
-            ("early_stopping", _EarlyStopping()),
-            ("progress_bar", _ProgressBar()),
+            ("stop_on_non_finite", StopOnNonFinite()),
+            ("lr_schedule", CosineLearningRate()),
+            ("early_stopping", PatientEarlyStopping()),
+            ("progress_bar", ProgressBar()),
         ]
 
-    def initialize_module(self):
+    def _build_module(self):
+        """The network that the parameters and the fitted data shape describe (on torch's
+        default device: a model file's weights are checked against one built on "meta")."""
         params = self.get_params_for("module")
         params.update(image_shape=self.image_shape_, n_outputs=self.n_outputs_, latent_dim=self.latent_dim)
-        self.module_ = self.initialized_instance(self.module, params).to(self.device_)
-        self.module_ = self.module_.to(memory_format=torch.channels_last)
+        return self.initialized_instance(self.module, params)
+
+    def initialize_module(self):
+        self.module_ = self._build_module().to(self.device_).to(memory_format=torch.channels_last)
         return self
 
     def initialize_criterion(self):
@@ -406,15 +374,62 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         return self
 
     def initialize(self):
-        # skorch places modules on ``self.device``; ours may say "auto", so the resolved
-        # device lives in ``device_`` and is shown to skorch only while it initialises.
-        requested = self.device
-        self.device_ = _resolve_device(requested)
-        self.device = self.device_
-        try:
+        # The resolved device lives in ``device_``; ``device`` keeps what the user asked.
+        self.device_ = _resolve_device(self.device)
+        with _interrupts_deferred():
             return super().initialize()
+
+    def _initialize_for_inference(self):
+        """Initialise everything but the optimizer, which prediction never uses and whose
+        first construction in a process costs seconds (torch imports its compiler stack
+        then); training builds it when it starts. On a machine without CUDA, a model that
+        names CUDA is placed on the CPU, as an unpickled one is."""
+        self.device_ = _resolve_device(self.device)
+        if str(self.device_).startswith("cuda") and not torch.cuda.is_available():
+            self.device_ = "cpu"
+        requested, self.device = self.device, self.device_
+        try:
+            self._initialize_virtual_params()
+            self._initialize_callbacks()
+            self._initialize_module()
+            self._initialize_criterion()
+            self._initialize_history()
         finally:
             self.device = requested
+        self.initialized_ = True
+        return self
+
+    @contextlib.contextmanager
+    def _skorch_sees_resolved_device(self):
+        """skorch places modules on ``self.device``, which may say "auto" here: show it the
+        resolved device while it builds them (in initialize, and in set_params on a fitted
+        model, which rebuilds the module)."""
+        requested = self.device
+        self.device = _resolve_device(requested)
+        try:
+            yield
+        finally:
+            self.device = requested
+
+    def _initialize_module(self, reason=None):
+        with self._skorch_sees_resolved_device():
+            return super()._initialize_module(reason=reason)
+
+    def _initialize_criterion(self, reason=None):
+        with self._skorch_sees_resolved_device():
+            return super()._initialize_criterion(reason=reason)
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if dataset_valid is not None and len(dataset_train) < MIN_TRAINING_BATCH:
+            warnings.warn(
+                f"{len(X)} samples are too few for a validation split (it would leave "
+                f"{len(dataset_train)} to train on); training on all of them, without early stopping",
+                UserWarning,
+                stacklevel=2,
+            )
+            return X, None
+        return dataset_train, dataset_valid
 
     def __setstate__(self, state):
         # Unpickle onto the device the model trained on, or the CPU where that is absent.
@@ -425,7 +440,7 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         self.device = requested
 
     def get_iterator(self, dataset, training=False):
-        return _BatchIterator(self, dataset, training)
+        return BatchIterator(self, dataset, training)
 
     def _autocast(self):
         if str(self.device_).startswith("cuda"):
@@ -465,6 +480,12 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         else:
             image_shape = None
         X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), ensure_min_samples=1)
+        if X.dtype == np.float64 and np.abs(X).max(initial=0) > _FLOAT32_MAX:
+            value = X.flat[np.argmax(np.abs(X))]
+            raise ValueError(
+                f"X holds the pixel value {value:.4g}, beyond the range of float32 (about ±3.4e38), in which "
+                "the network computes; scale the images first (skfkd.preprocessing.ImageScaler)"
+            )
         if reset:
             self.image_shape_ = image_shape or infer_image_shape(X.shape[1], self.image_shape)
         elif image_shape is not None and image_shape != tuple(self.image_shape_):
@@ -506,11 +527,13 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         """
         if self.standardize == "dataset":
             return ((images - self.input_mean_) / self.input_std_).unsqueeze(1)
+        # In float64: squares of large float32 pixels (above ~1e19) overflow float32.
+        images = images.to(torch.float64)
         centred = images - images.mean(dim=(1, 2), keepdim=True)
         spread = centred.square().mean(dim=(1, 2), keepdim=True).sqrt()
         # A (nearly) constant image has no spread to divide by: it stays (nearly) zero
         # rather than having its rounding noise blown up.
-        return (centred / spread.clamp_min(1e-3 * self.input_std_)).unsqueeze(1)
+        return (centred / spread.clamp_min(1e-3 * self.input_std_)).to(torch.float32).unsqueeze(1)
 
     def _seeded(self):
         """Run the block with torch's global generators seeded from ``random_state``."""
@@ -556,16 +579,14 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         return self._fit(X, y, **fit_params)
 
     def _check_parameters(self):
-        if not isinstance(self.autoencoder_weight, numbers.Real) or not 0 <= self.autoencoder_weight < np.inf:
+        """Check every parameter against ``_parameter_constraints`` (skorch's own
+        ``_validate_params`` checks the prefixed ones)."""
+        check_params(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
+        device = self.device
+        if isinstance(device, str) and not _DEVICE_NAMES.fullmatch(device):
             raise ValueError(
-                f"autoencoder_weight must be a finite number >= 0; got {self.autoencoder_weight!r}"
+                f"device must be 'auto', 'cpu', 'cuda', 'cuda:<n>', 'mps' or 'xpu'; got {device!r}"
             )
-        if self.standardize not in ("image", "dataset"):
-            raise ValueError(f"standardize must be 'image' or 'dataset'; got {self.standardize!r}")
-        for name in ("latent_dim", "batch_size", "max_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
 
     def _fit(self, X, y, **fit_params):
         self._check_parameters()
@@ -573,6 +594,11 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         if y is None:
             self._validate_y(y, 0)  # raises the error sklearn expects, before X is read
         images = self._validate_X(X, reset=fresh)
+        if len(images) < MIN_TRAINING_BATCH:
+            raise ValueError(
+                f"{type(self).__name__} needs at least {MIN_TRAINING_BATCH} samples to train (batch norm "
+                f"normalises over a batch); got {len(images)} sample"
+            )
         # Continued training may see unlabelled faces only; a fresh fit must see every column.
         y = self._validate_y(y, len(images), require_every_column=fresh)
         if fresh:
@@ -591,17 +617,35 @@ class FacialKeypointRegressor(NeuralNetRegressor):
                 if self.layout is not None:
                     self.augmentation_.set_params(layout=self.layout)
                 self.augmentation_.fit(images, y)
-        with self._seeded(), dask_worker_fit(self):
-            self._generator = torch.Generator().manual_seed(int(self._rng.randint(2**31 - 1)))
-            if fresh:
-                self.initialize()
-            device = self.device_ if str(self.device_).startswith("cuda") else "cpu"
-            dataset = _FaceTensors(
-                self._to_tensor_images(images).to(device),
-                torch.as_tensor(y, dtype=torch.float32).to(device),
-            )
-            super().partial_fit(dataset, None, **fit_params)
+        weights_before = None if fresh else copy.deepcopy(self.module_.state_dict())
+        try:
+            with self._seeded(), dask_worker_fit(self):
+                self._generator = torch.Generator().manual_seed(int(self._rng.randint(2**31 - 1)))
+                if fresh:
+                    self.initialize()
+                elif not hasattr(self, "optimizer_"):  # loaded for inference; now it trains
+                    with _interrupts_deferred():
+                        self._initialize_optimizer()
+                device = self.device_ if str(self.device_).startswith("cuda") else "cpu"
+                dataset = FaceTensors(
+                    self._to_tensor_images(images).to(device),
+                    torch.as_tensor(y, dtype=torch.float32).to(device),
+                )
+                super().partial_fit(dataset, None, **fit_params)
+        except FloatingPointError as error:
+            if weights_before is None:
+                self._forget_fit()
+                raise FloatingPointError(f"{error} The model is left unfitted.") from None
+            self.module_.load_state_dict(weights_before)
+            raise FloatingPointError(f"{error} The weights are back to those before this call.") from None
         return self
+
+    def _forget_fit(self):
+        """Back to the unfitted state: what a failed first fit must not leave behind."""
+        for name in [*vars(self)]:
+            if name.endswith("_") and not name.startswith("_") and name not in ("history_", "device_"):
+                delattr(self, name)
+        self.initialized_ = False
 
     def _build_augmentation(self):
         """A fresh augmenter for training, so the user's (and a grid search's) stays untouched."""
@@ -626,6 +670,10 @@ class FacialKeypointRegressor(NeuralNetRegressor):
     def predict(self, X):
         """Predict keypoints in pixels.
 
+        The images are checked, converted and predicted in batches of
+        ``batch_size_predict``, so memory beyond ``X`` and the result stays that of
+        one batch.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, h*w) or (n_samples, h, w)
@@ -634,16 +682,37 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         Returns
         -------
         y_pred : ndarray of shape (n_samples, 2 * n_keypoints)
+
+        Raises
+        ------
+        FloatingPointError
+            When the network's output holds NaN or infinity (weights damaged, or
+            extreme inputs), rather than return it.
         """
         check_is_fitted(self, "n_outputs_")
+        self._check_parameters()
         if self.flip_test and (self.layout_ is None or not self.layout_.flip_pairs):
             raise ValueError("flip_test=True needs a layout with left/right flip pairs")
-        images = self._to_tensor_images(self._validate_X(X, reset=False))
+        n_samples = _num_samples(X)
+        if n_samples == 0:
+            self._validate_X(X, reset=False)  # sklearn's error for an empty X
         network = self._inference_network()
-        scaled = self._predict_scaled(network, images)
-        if self.flip_test:
-            scaled = self._merge_mirrored(scaled, self._predict_scaled(network, torch.flip(images, dims=[3])))
-        return self._unscale_targets(scaled).numpy().astype(np.float64)
+        predictions = np.empty((n_samples, self.n_outputs_))
+        for start in range(0, n_samples, self.batch_size_predict):
+            rows = _safe_indexing(X, slice(start, start + self.batch_size_predict))
+            images = self._to_tensor_images(self._validate_X(rows, reset=False))
+            scaled = self._predict_scaled(network, images)
+            if self.flip_test:
+                mirrored = self._predict_scaled(network, torch.flip(images, dims=[3]))
+                scaled = self._merge_mirrored(scaled, mirrored)
+            predictions[start : start + len(images)] = self._unscale_targets(scaled).numpy()
+        broken = ~np.isfinite(predictions).all(axis=1)
+        if broken.any():
+            raise FloatingPointError(
+                f"the network predicted NaN or infinity for {broken.sum()} of {n_samples} images (the first: "
+                f"row {np.flatnonzero(broken)[0]}); its weights or these inputs are not usable"
+            )
+        return predictions
 
     def _merge_mirrored(self, scaled, mirrored):
         """Average predictions ``(n, 2k)`` on images and on their mirror images.

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from skimage.exposure import equalize_adapthist
 
+from skfkd._params import Interval
 from skfkd.preprocessing._base import _ShapedImageTransformer
 
 __all__ = ["HistogramEqualizer"]
@@ -64,6 +65,12 @@ class HistogramEqualizer(_ShapedImageTransformer):
     ((3, 16, 16), dtype('float32'), 0.0, 1.0)
     """
 
+    _parameter_constraints = {
+        "clip_limit": [Interval(Real, 0, 1, closed="both")],
+        "kernel_size": [Integral, tuple, list, None],
+        "image_shape": [tuple, list, None],
+    }
+
     def __init__(self, clip_limit=0.01, kernel_size=None, image_shape=None):
         self.clip_limit = clip_limit
         self.kernel_size = kernel_size
@@ -116,9 +123,7 @@ class HistogramEqualizer(_ShapedImageTransformer):
 
     def _check_params(self):
         """Validate clip_limit and kernel_size; return the kernel size for scikit-image."""
-        clip = self.clip_limit
-        if isinstance(clip, bool) or not isinstance(clip, Real) or not 0 <= clip <= 1:
-            raise ValueError(f"clip_limit must be a number in [0, 1]; got {clip!r}")
+        self._validate_params()
         kernel_size = self.kernel_size
         if kernel_size is None:
             return None

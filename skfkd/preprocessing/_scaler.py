@@ -7,6 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from skfkd._params import Interval, StrOptions
 from skfkd.preprocessing._base import _ImageTransformer
 
 __all__ = ["ImageScaler"]
@@ -70,6 +71,11 @@ class ImageScaler(_ImageTransformer):
     (0.0, 1.0)
     """
 
+    _parameter_constraints = {
+        "method": [StrOptions({"unit", "standardize"})],
+        "max_value": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(self, method="unit", max_value="auto"):
         self.method = method
         self.max_value = max_value
@@ -89,13 +95,7 @@ class ImageScaler(_ImageTransformer):
         self : ImageScaler
             The fitted scaler.
         """
-        if self.method not in ("unit", "standardize"):
-            raise ValueError(f"method must be 'unit' or 'standardize'; got {self.method!r}")
-        if isinstance(self.max_value, str):
-            if self.max_value != "auto":
-                raise ValueError(f"max_value must be 'auto' or a positive number; got {self.max_value!r}")
-        elif not (isinstance(self.max_value, Real) and np.isfinite(self.max_value) and self.max_value > 0):
-            raise ValueError(f"max_value must be 'auto' or a positive number; got {self.max_value!r}")
+        self._validate_params()
         rows, _ = self._validate_images(X, reset=True)
         if self.method == "standardize":
             self.max_value_ = 1.0

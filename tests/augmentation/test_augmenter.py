@@ -257,7 +257,7 @@ def test_augment_batch_on_an_empty_batch():
         (torch.zeros(2, 1, 8, 8), torch.zeros(2, 31), {}, "even number of columns"),
         (torch.zeros(2, 1, 8, 8), torch.zeros(2, 32), {}, "no built-in layout has 16 keypoints"),
         (torch.zeros(2, 1, 8, 8), torch.zeros(2, 30), {"layout": IBUG_68}, "has 68 keypoints"),
-        (torch.zeros(2, 1, 8, 8), torch.zeros(2, 30), {"rotation": -1}, "rotation must be"),
+        (torch.zeros(2, 1, 8, 8), torch.zeros(2, 30), {"rotation": -1}, "'rotation' parameter"),
     ],
 )
 def test_augment_batch_rejects_bad_input(images, targets, kwargs, match):
@@ -280,26 +280,32 @@ def test_augment_batch_wants_a_cpu_generator():
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"rotation": 181}, r"rotation must be a number in \[0, 180\]"),
-        ({"rotation": -5}, "rotation must be"),
-        ({"rotation": "15"}, "rotation must be"),
-        ({"flip": 1.5}, r"flip must be a number in \[0, 1\]"),
-        ({"flip": -0.1}, "flip must be"),
-        ({"occlusion": 2}, "occlusion must be"),
-        ({"contrast": 1.5}, "contrast must be"),
-        ({"contrast": -0.1}, "contrast must be"),
-        ({"brightness": -0.1}, "brightness must be"),
-        ({"noise": -1}, "noise must be"),
-        ({"shift": 1.0}, r"shift must be in \[0, 1\)"),
-        ({"shift": -0.1}, "shift must be"),
+        (
+            {"rotation": 181},
+            r"'rotation' parameter of KeypointAugmenter must be a float in the range \[0.0, 180.0\]",
+        ),
+        ({"rotation": -5}, "'rotation' parameter"),
+        ({"rotation": "15"}, "'rotation' parameter"),
+        ({"flip": 1.5}, r"'flip' parameter of KeypointAugmenter must be a float in the range \[0.0, 1.0\]"),
+        ({"flip": -0.1}, "'flip' parameter"),
+        ({"occlusion": 2}, "'occlusion' parameter"),
+        ({"contrast": 1.5}, "'contrast' parameter"),
+        ({"contrast": -0.1}, "'contrast' parameter"),
+        ({"brightness": -0.1}, "'brightness' parameter"),
+        ({"noise": -1}, "'noise' parameter"),
+        ({"shift": 1.0}, r"'shift' parameter of KeypointAugmenter must be a float in the range \[0.0, 1.0\)"),
+        ({"shift": -0.1}, "'shift' parameter"),
         ({"scale": (1.2, 0.8)}, "0 < low <= high"),
         ({"scale": (0, 1)}, "0 < low <= high"),
-        ({"scale": 1.1}, "scale must be a pair"),
+        ({"scale": 1.1}, "'scale' parameter of KeypointAugmenter must be an instance of 'tuple'"),
         ({"scale": (0.9, 1.0, 1.1)}, "scale must be a pair"),
-        ({"padding_mode": "wrap"}, "padding_mode must be one of"),
-        ({"n_copies": 0}, "n_copies must be a positive integer"),
-        ({"n_copies": 1.5}, "n_copies must be a positive integer"),
-        ({"layout": "kaggle"}, "layout must be a KeypointLayout"),
+        ({"padding_mode": "wrap"}, "'padding_mode' parameter of KeypointAugmenter must be a str among"),
+        (
+            {"n_copies": 0},
+            r"'n_copies' parameter of KeypointAugmenter must be an int in the range \[1, inf\)",
+        ),
+        ({"n_copies": 1.5}, "'n_copies' parameter"),
+        ({"layout": "kaggle"}, "'layout' parameter of KeypointAugmenter must be an instance of"),
         ({"layout": NO_PAIRS_15}, "has no flip pairs"),
     ],
 )
@@ -337,7 +343,9 @@ def test_image_shape_must_match():
         KeypointAugmenter(image_shape=(20, 20)).fit(X, y)
     with pytest.raises(ValueError, match="images but image_shape"):
         KeypointAugmenter(image_shape=(12, 48)).fit(X.reshape(-1, 24, 24), y)
-    with pytest.raises(ValueError, match="image_shape must be a pair"):
+    with pytest.raises(
+        ValueError, match="'image_shape' parameter of KeypointAugmenter must be an instance of 'tuple'"
+    ):
         KeypointAugmenter(image_shape=24).fit(X.reshape(-1, 24, 24), y)
 
 

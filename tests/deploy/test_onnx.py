@@ -218,7 +218,10 @@ def test_bad_files_are_reported(exported, tmp_path):
     onnx.save(onnx.helper.make_model(graph), tmp_path / "other.onnx")
     with pytest.raises(ValueError, match="is not a keypoint model"):
         OnnxKeypointRegressor(tmp_path / "other.onnx").predict(np.zeros((1, 1024)))
-    with pytest.raises(ValueError, match="n_threads must be None or an int >= 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"The .n_threads. parameter of OnnxKeypointRegressor must be an int in the range \[1, inf\) or None",
+    ):
         OnnxKeypointRegressor(path, n_threads=0).predict(np.zeros((1, 1024)))
 
 

@@ -78,10 +78,13 @@ def test_shape_is_kept_and_output_is_float32(estimator):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"method": "minmax"}, "method must be 'unit' or 'standardize'"),
-        ({"max_value": 0}, "max_value must be 'auto' or a positive number"),
-        ({"max_value": "max"}, "max_value must be"),
-        ({"max_value": np.inf}, "max_value must be"),
+        ({"method": "minmax"}, "'method' parameter of ImageScaler must be a str among"),
+        (
+            {"max_value": 0},
+            r"'max_value' parameter of ImageScaler must be a str among \{'auto'\} or a float in the range \(0.0, inf\)",
+        ),
+        ({"max_value": "max"}, "'max_value' parameter"),
+        ({"max_value": np.inf}, "'max_value' parameter"),
     ],
 )
 def test_image_scaler_rejects_bad_parameters(params, match):
@@ -155,11 +158,15 @@ def test_equalizer_non_square_images():
 @pytest.mark.parametrize(
     ("params", "X", "match"),
     [
-        ({"clip_limit": 1.5}, IMAGES_U8, r"clip_limit must be a number in \[0, 1\]"),
-        ({"clip_limit": -0.1}, IMAGES_U8, "clip_limit must be"),
+        (
+            {"clip_limit": 1.5},
+            IMAGES_U8,
+            r"'clip_limit' parameter of HistogramEqualizer must be a float in the range \[0.0, 1.0\]",
+        ),
+        ({"clip_limit": -0.1}, IMAGES_U8, "'clip_limit' parameter"),
         ({"kernel_size": 0}, IMAGES_U8, "kernel_size must be None, a positive int or a pair"),
         ({"kernel_size": (4, 4, 4)}, IMAGES_U8, "kernel_size must be"),
-        ({"kernel_size": "big"}, IMAGES_U8, "kernel_size must be"),
+        ({"kernel_size": "big"}, IMAGES_U8, "'kernel_size' parameter of HistogramEqualizer must be"),
         ({"image_shape": (10, 10)}, IMAGES_U8.reshape(5, -1), "holds 100 pixels but X has 144 columns"),
         ({"image_shape": (16, 9)}, IMAGES_U8, r"X holds \(12, 12\) images but image_shape=\(16, 9\)"),
         ({"image_shape": (12,)}, IMAGES_U8, "image_shape must be a pair"),
