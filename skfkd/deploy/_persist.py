@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-import importlib
+import json
+import math
 import os
 import warnings
 import zipfile
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from skfkd._params import check_params, positive_int
 from skfkd.deploy._extra import require
 
 __all__ = ["load_model", "save_model"]
@@ -20,6 +22,8 @@ __all__ = ["load_model", "save_model"]
 # ..., "model": ...}. FILE_FORMAT changes when files written before cannot be read the same
 # way (a new attribute layout of _SavedNetwork, say); the skfkd version says who wrote it.
 FILE_FORMAT = 1
+# What load_model lets a file take in memory, decompressed, unless told otherwise.
+MAX_MODEL_BYTES = 2**30
 
 # Types skfkd's own models hold, beyond those skops trusts itself (scikit-learn's estimators,
 # numpy, builtins). Loading one of them runs no code from the file: skops creates the object
@@ -37,6 +41,8 @@ TRUSTED_TYPES = (
     "skfkd.faces._landmarker.FaceLandmarker",
     "skfkd.preprocessing._clahe.HistogramEqualizer",
     "skfkd.preprocessing._scaler.ImageScaler",
+    # make_pca_ridge's per-image normalisation (a FunctionTransformer's func): skfkd's code.
+    "skfkd.baselines._pipelines._center_and_normalize_images",
     # Paths (an OnnxKeypointRegressor's file): built from their parts, nothing else runs.
     "pathlib.PosixPath",
     "pathlib.WindowsPath",
@@ -48,26 +54,6 @@ TRUSTED_TYPES = (
     "torch.optim.adamw.AdamW",
     "torch.utils.data.dataloader.DataLoader",
 )
-
-# What skorch's initialize() builds again, and what the next fit re-creates.
-_REBUILT = {
-    "module_",
-    "criterion_",
-    "optimizer_",
-    "callbacks_",
-    "history_",
-    "initialized_",
-    "virtual_params_",
-    "init_context_",
-    "prefixes_",
-    "cuda_dependent_attributes_",
-    "device_",
-    "_modules",
-    "_criteria",
-    "_optimizers",
-    "_generator",
-    "_params_to_validate",
-}
 
 
 def save_model(model, path):
@@ -122,16 +108,21 @@ def save_model(model, path):
     )
 
 
-def load_model(path, *, trusted=()):
-    """Load a model saved by :func:`save_model`, refusing types that are not trusted.
+def load_model(path, *, trusted=(), max_bytes=MAX_MODEL_BYTES):
+    """Load a model saved by :func:`save_model`; nothing in the file runs code.
 
-    The file is checked before anything in it is created: every type it names must be
-    one that skops trusts (scikit-learn's estimators, numpy, builtins), one of skfkd's
-    own model types, one of the few classes that a default
+    Before anything in the file is created, the file is checked: its arrays and schema
+    must fit in ``max_bytes`` once decompressed (read from the archive's directory and
+    the arrays' headers, before any array is decompressed), and every type it names
+    must be one that skops trusts (scikit-learn's estimators, numpy, builtins), one of
+    skfkd's own model types, one of the few classes that a default
     :class:`~skfkd.FacialKeypointRegressor` names as parameters (torch's ``AdamW`` and
     ``DataLoader``, skorch's ``Dataset`` and ``ValidSplit``), a path, or one listed in
-    ``trusted``. Otherwise it raises, naming the other types, and nothing from the file
-    has been imported or run.
+    ``trusted``. Then every loaded estimator's parameters are checked against its
+    parameter constraints, and a regressor is rebuilt only from an allow-list of
+    parameters (:func:`skfkd.neural.regressor_from_state`): parameters that would run
+    code (compilation, callbacks, data loaders, other classes, devices other than
+    "auto", "cpu" and "cuda") are refused, naming the parameter.
 
     Parameters
     ----------
@@ -142,6 +133,9 @@ def load_model(path, *, trusted=()):
         (``"package.module.Class"``). Trust only types whose code you have read: loading
         one may import its module, and a custom regressor class or torch ``module`` is
         instantiated.
+    max_bytes : int, default=1073741824
+        Most bytes the file's arrays and schema may take once decompressed (1 GiB by
+        default; skfkd's pretrained landmarker takes 13 MB).
 
     Returns
     -------
@@ -152,8 +146,10 @@ def load_model(path, *, trusted=()):
     FileNotFoundError
         When there is no file at ``path``.
     ValueError
-        When the file is not a skops file (empty, truncated or of another kind), or it
-        holds types that are not trusted.
+        When the file is not a skops file (empty, truncated, damaged or of another
+        kind), is larger than ``max_bytes`` decompressed, holds types that are not
+        trusted, or holds parameters or attributes that are not accepted. Nothing from
+        the file has run.
 
     See Also
     --------
@@ -175,13 +171,18 @@ def load_model(path, *, trusted=()):
     if isinstance(trusted, str):
         raise TypeError(f"trusted must be a sequence of type names; got the string {trusted!r}")
     trusted = list(trusted)
+    check_params({"max_bytes": [positive_int]}, {"max_bytes": max_bytes}, "load_model")
     if path.is_dir():
         raise ValueError(f"{path} is a folder; expected a .skops file written by skfkd.deploy.save_model")
     if not path.is_file():
         raise FileNotFoundError(f"the model file {path} does not exist")
     try:
+        with zipfile.ZipFile(path) as archive:
+            _check_archive(archive, max_bytes)
         found = sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+    except _Refused as error:
+        raise ValueError(f"{path}: {error}. Nothing was loaded") from None
+    except (Exception, RecursionError) as error:  # noqa: BLE001 (any failure to parse means a bad file)
         size = os.path.getsize(path)
         raise ValueError(
             f"{path} is not a skops model file ({'empty' if size == 0 else f'{size} bytes, truncated or damaged?'}: "
@@ -193,8 +194,126 @@ def load_model(path, *, trusted=()):
             f"{path} holds types that are not trusted: {', '.join(untrusted)}. Nothing was loaded. If you "
             "trust them (you have read their code), pass trusted=[...] with these names"
         )
-    model = _unwrap(sio.load(path, trusted=[*TRUSTED_TYPES, *trusted]), path)
-    return _map_estimators(model, _SavedNetwork, lambda saved: saved.rebuild(trusted))
+    try:
+        model = _unwrap(sio.load(path, trusted=[*TRUSTED_TYPES, *trusted]), path)
+        model = _map_estimators(model, _SavedNetwork, lambda saved: saved.rebuild(trusted))
+        _check_estimators(model)
+    except (Exception, RecursionError) as error:  # noqa: BLE001 (a crafted file may fail anywhere: say so)
+        message = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+        raise ValueError(
+            f"{path} does not hold a model skfkd can load: {message}. Nothing was loaded, and nothing from the "
+            "file has run"
+        ) from error
+    return model
+
+
+class _Refused(ValueError):
+    """The archive is refused before anything in it is decompressed beyond its schema."""
+
+
+def _check_archive(archive, max_bytes):
+    """Refuse an archive whose content would take more than ``max_bytes`` in memory,
+    from the sizes that its directory and its arrays' headers declare.
+
+    zipfile stops decompressing an entry at its declared size (a larger stream fails
+    its checksum), so the declared sizes bound the memory. Each reference to an entry
+    counts: skops reads an entry once per node that names it.
+    """
+    entries = {info.filename: info for info in archive.infolist()}
+    schema_entry = entries.get("schema.json")
+    if schema_entry is None:
+        raise _Refused("not a skops file: it has no schema.json")
+    if schema_entry.file_size > max_bytes:
+        raise _Refused(
+            f"its schema takes {schema_entry.file_size:,} bytes, more than max_bytes={max_bytes:,}"
+        )
+    schema = json.loads(archive.read(schema_entry))
+    total, checked = schema_entry.file_size, set()
+    for node in _file_nodes(schema):
+        name = node["file"]
+        entry = entries.get(name) if isinstance(name, str) else None
+        if entry is None:
+            raise _Refused(f"its schema names the entry {str(name)[:80]!r}, which the archive lacks")
+        total += entry.file_size
+        if total > max_bytes:
+            raise _Refused(
+                f"its arrays would take more than max_bytes={max_bytes:,} bytes once decompressed (no array "
+                "was decompressed); pass a larger max_bytes to load_model if you expect a model that large"
+            )
+        loader = node.get("__loader__")
+        if loader == "NdArrayNode" and name not in checked:
+            _check_array_header(archive, entry)
+            checked.add(name)
+        elif loader not in ("NdArrayNode", "BytesNode", "BytearrayNode"):
+            raise _Refused(f"it holds a {str(loader)[:40]} entry, which skfkd's model files never hold")
+
+
+def _file_nodes(schema):
+    """The schema's nodes that name an entry of the archive (``"file"``), depth first."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "file" in node:
+                yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _check_array_header(archive, entry):
+    """The array's header (read without decompressing the array) must declare exactly
+    the bytes that the archive's directory declares, and no Python objects."""
+    with archive.open(entry) as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        except (ValueError, OSError, EOFError) as error:
+            raise _Refused(f"its entry {entry.filename} is not a numpy array ({error})") from None
+        header = stream.tell()
+    if dtype.hasobject:
+        raise _Refused(f"its entry {entry.filename} holds Python objects")
+    declared = header + math.prod(shape) * dtype.itemsize
+    if declared != entry.file_size:
+        raise _Refused(
+            f"its entry {entry.filename} declares a {dtype} array of shape {shape[:4]} ({declared:,} bytes) in an "
+            f"entry of {entry.file_size:,} bytes"
+        )
+
+
+def _check_estimators(model):
+    """Every estimator in the loaded model, checked as if its parameters had just been set:
+    constraints first, then what the class checks itself where it is used."""
+    from skfkd.deploy._runtime import OnnxKeypointRegressor
+
+    for estimator in _estimators(model):
+        constraints = getattr(type(estimator), "_parameter_constraints", None)
+        if constraints:
+            check_params(constraints, estimator.get_params(deep=False), type(estimator).__name__)
+        if isinstance(estimator, OnnxKeypointRegressor):
+            estimator._check_carried_graph()
+
+
+def _estimators(obj, seen=None):
+    """Estimators inside ``obj`` (itself included), through attributes, lists, tuples and dicts."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, BaseEstimator):
+        yield obj
+        children = vars(obj).values()
+    elif type(obj) in (list, tuple):
+        children = obj
+    elif type(obj) is dict:
+        children = obj.values()
+    else:
+        return
+    for child in children:
+        yield from _estimators(child, seen)
 
 
 def _unwrap(content, path):
@@ -252,68 +371,19 @@ def _map_estimators(obj, kind, convert, memo=None):
 
 
 class _SavedNetwork:
-    """A FacialKeypointRegressor as skops can store it safely.
-
-    ``estimator_class`` (its full name), ``params`` (``get_params(deep=False)``),
-    ``attributes`` (its fitted attributes but the torch objects), ``history`` (a list of
-    dicts) and ``weights`` (the module's ``state_dict`` as numpy arrays; None when not
-    fitted).
-    """
+    """A FacialKeypointRegressor as skops can store it safely: the attributes are the keys
+    of :func:`skfkd.neural.regressor_to_state` (``estimator_class``, ``params``,
+    ``attributes``, ``history``, ``weights``)."""
 
     @classmethod
     def from_regressor(cls, regressor):
-        torch = require("torch")
+        from skfkd.neural import regressor_to_state
+
         saved = cls()
-        saved.estimator_class = f"{type(regressor).__module__}.{type(regressor).__qualname__}"
-        params = regressor.get_params(deep=False)
-        saved.params = {name: value for name, value in params.items() if not name.startswith("_")}
-        saved.attributes, saved.weights, saved.history = {}, None, None
-        if not getattr(regressor, "initialized_", False) or not hasattr(regressor, "n_outputs_"):
-            return saved
-        for name, value in vars(regressor).items():
-            if name in saved.params or name in _REBUILT:
-                continue
-            if isinstance(value, (torch.Tensor, torch.nn.Module, torch.Generator)):
-                raise TypeError(
-                    f"save_model cannot store the regressor's attribute {name!r} ({type(value).__name__}) safely"
-                )
-            saved.attributes[name] = value
-        saved.history = [dict(epoch) for epoch in regressor.history_]
-        saved.weights = {
-            name: tensor.detach().cpu().numpy() for name, tensor in regressor.module_.state_dict().items()
-        }
+        saved.__dict__.update(regressor_to_state(regressor))
         return saved
 
     def rebuild(self, trusted):
-        torch = require("torch")
-        from skorch.history import History
+        from skfkd.neural import regressor_from_state
 
-        from skfkd.neural import FacialKeypointRegressor
-
-        # skfkd's own classes are the package's code; any other must be trusted by name.
-        if not self.estimator_class.startswith("skfkd.") and self.estimator_class not in trusted:
-            raise ValueError(
-                f"the file holds a regressor of type {self.estimator_class}, which is not trusted. Nothing was "
-                "loaded. If you trust it (you have read its code), pass trusted=[...] with this name"
-            )
-        module_name, _, class_name = self.estimator_class.rpartition(".")
-        estimator_class = getattr(importlib.import_module(module_name), class_name)
-        if not (isinstance(estimator_class, type) and issubclass(estimator_class, FacialKeypointRegressor)):
-            raise ValueError(f"{self.estimator_class} is not a FacialKeypointRegressor")
-        regressor = estimator_class(**self.params)
-        if self.weights is None:
-            return regressor
-        for name, value in self.attributes.items():
-            setattr(regressor, name, value)
-        requested = regressor.device
-        if str(requested).startswith("cuda") and not torch.cuda.is_available():
-            regressor.device = "cpu"  # as an unpickled regressor: onto the CPU where CUDA is absent
-        try:
-            with torch.random.fork_rng(devices=[]):  # the random initial weights are replaced below
-                regressor.initialize()
-        finally:
-            regressor.device = requested
-        weights = {name: torch.from_numpy(np.array(array)) for name, array in self.weights.items()}
-        regressor.module_.load_state_dict(weights, strict=True)
-        regressor.history_ = History(self.history)
-        return regressor
+        return regressor_from_state(dict(vars(self)), trusted=trusted)

@@ -4,6 +4,7 @@ from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
 from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder, LocalRefinement
 from skfkd.neural._regressor import FacialKeypointRegressor
+from skfkd.neural._state import regressor_from_state, regressor_to_state
 
 __all__ = [
     "AcceleratedFacialKeypointRegressor",
@@ -15,4 +16,6 @@ __all__ = [
     "LocalRefinement",
     "masked_keypoint_loss",
     "masked_mse",
+    "regressor_from_state",
+    "regressor_to_state",
 ]

@@ -1,4 +1,5 @@
 import importlib
+import inspect
 import sys
 import zipfile
 from fractions import Fraction
@@ -151,7 +152,8 @@ def test_the_trusted_types_name_real_classes():
     # A renamed class would leave a stale name here, and its files would stop loading.
     for name in TRUSTED_TYPES:
         module, _, attribute = name.rpartition(".")
-        assert isinstance(getattr(importlib.import_module(module), attribute), type), name
+        found = getattr(importlib.import_module(module), attribute)
+        assert isinstance(found, type) or (name.startswith("skfkd.") and inspect.isfunction(found)), name
 
 
 def test_a_file_from_another_skfkd_version_says_both_versions(fitted, faces, tmp_path, monkeypatch):
