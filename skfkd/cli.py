@@ -1,14 +1,18 @@
 """The ``skfkd`` command line (also ``python -m skfkd``).
 
 Exit status: 0 on success, 1 when the work fails, 2 for bad arguments or input files,
-3 when a photo holds no face that could be found.
+3 when a photo holds no face that could be found, 130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +21,7 @@ import numpy as np
 
 __all__ = ["main"]
 
-EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FACE = 1, 2, 3
+EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FACE, EXIT_INTERRUPTED = 1, 2, 3, 130
 SOURCES = ("synthetic", "youtube", "kaggle", "pts", "xml")
 
 
@@ -121,25 +125,35 @@ def _split(dataset, test_size, random_state):
 # --------------------------------------------------------------------------- models
 
 
-def _load_model(path, trusted=()):
-    """A model from a .skops file (its types checked first), an .onnx graph, or a joblib file."""
+def _load_model(path, trusted=(), trust_pickle=False):
+    """A model from a file, by what its bytes are (never by its name): a skops file (its
+    types and parameters checked first), an ONNX graph, or, only with ``trust_pickle``, a
+    pickle; or the pretrained landmarker for the word ``pretrained``."""
+    if str(path) == "pretrained":
+        return _load_pretrained()
     path = Path(path)
     if path.is_dir():
         raise _BadInput(f"{path} is a folder; expected a model file written by `skfkd train --out`")
     if not path.is_file():
         raise _BadInput(f"the model file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix in (".skops", ".onnx"):
+    kind = _model_file_kind(path)
+    if kind in ("skops", "onnx"):
         try:
             from skfkd.deploy import OnnxKeypointRegressor, load_model
 
-            if suffix == ".skops":
+            if kind == "skops":
                 model = load_model(path, trusted=trusted)
             else:
                 model = OnnxKeypointRegressor(path)
                 model.n_outputs_  # noqa: B018 (reads and checks the graph now, not at the first face)
         except (ImportError, ValueError) as error:
             raise _BadInput(str(error)) from None
+    elif not trust_pickle:
+        raise _BadInput(
+            f"{path} is neither a skops nor an ONNX model file. If it is a pickle (joblib) file, loading it "
+            "runs whatever code it holds: skfkd reads pickles only with --trust-pickle, for files you made or "
+            f"whose source you trust (convert one for good: skfkd export {path} --trust-pickle --skops OUT.skops)"
+        )
     else:
         import joblib
 
@@ -152,6 +166,20 @@ def _load_model(path, trusted=()):
     if not hasattr(model, "predict"):
         raise _BadInput(f"{path} holds a {type(model).__name__}, not a fitted model")
     return model
+
+
+def _model_file_kind(path):
+    """ "skops" (a zip archive), "onnx" (an ONNX protobuf, whose first field is the IR
+    version), or "other" (perhaps a pickle), from the file's first bytes."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        raise _BadInput(f"{path} is empty; expected a model file written by `skfkd train` or `skfkd export`")
+    if head == b"PK\x03\x04":
+        return "skops"
+    if head[0] == 0x08:
+        return "onnx"
+    return "other"
 
 
 def _n_model_keypoints(model):
@@ -220,17 +248,36 @@ def _print_table(rows, title):
 # --------------------------------------------------------------------------- commands
 
 
-def _model_writer(out):
-    """The function that writes a model to ``out``: skops for .skops files, joblib otherwise."""
-    if out.suffix.lower() != ".skops":
-        import joblib
+def _write_model(model, out):
+    """Write ``model`` as a skops file, atomically: an interrupted write leaves no file."""
+    from skfkd.deploy import save_model
 
-        return joblib.dump
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    os.close(handle)
     try:
-        from skfkd.deploy import save_model
-    except ImportError as error:
-        raise _BadInput(str(error)) from None
-    return save_model
+        save_model(model, partial)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+
+
+@contextlib.contextmanager
+def _interrupts_noted():
+    """Note a Ctrl-C, which still interrupts: skorch ends training on one and returns as
+    if training had finished, so the command must ask whether it came."""
+    noted = {"interrupted": False}
+
+    def note(number, frame):
+        noted["interrupted"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _train(args):
@@ -239,8 +286,11 @@ def _train(args):
 
     out = Path(args.out)
     if out.is_dir():
-        raise _BadInput(f"--out {out} is a folder; give a file name such as model.joblib")
-    write = _model_writer(out)  # before training: a missing extra should not cost the training
+        raise _BadInput(f"--out {out} is a folder; give a file name such as model.skops")
+    if out.suffix.lower() != ".skops":
+        raise _BadInput(
+            f"--out {out}: skfkd writes skops files, which load without running code; name it *.skops"
+        )
     print("Loading the faces ...", flush=True)
     dataset = _load_dataset(args)
     train, test = _split(dataset, args.test_size, args.random_state)
@@ -248,14 +298,24 @@ def _train(args):
     epochs = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     regressor = FacialKeypointRegressor(random_state=args.random_state, verbose=1, **epochs)
     started = time.perf_counter()
-    if train.photos is not None:
-        model = FaceLandmarker(regressor, random_state=args.random_state, verbose=1)
-        model.fit(list(train.photos), train.keypoints)
-    else:
-        model = regressor.fit(train.X, train.y)
+    with _interrupts_noted() as noted:
+        if train.photos is not None:
+            model = FaceLandmarker(regressor, random_state=args.random_state, verbose=1)
+            model.fit(list(train.photos), train.keypoints)
+        else:
+            model = regressor.fit(train.X, train.y)
+    if noted["interrupted"]:
+        if not args.keep_partial:
+            print(
+                "skfkd: interrupted; no model written (--keep-partial writes what was trained)",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+        _write_model(model, out)
+        print(f"skfkd: interrupted; wrote the partly trained model to {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(f"Trained in {time.perf_counter() - started:.0f} s", flush=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write(model, out)
+    _write_model(model, out)
     print(f"Wrote {out}")
     _print_table(_evaluate(model, test), f"Held-out errors on {len(test.X)} faces (lower is better)")
     return 0
@@ -264,7 +324,7 @@ def _train(args):
 def _evaluate_command(args):
     from skfkd.faces import FaceLandmarker
 
-    model = _load_model(args.model, args.trust)
+    model = _load_model(args.model, args.trust, args.trust_pickle)
     framing = {}
     if isinstance(model, FaceLandmarker):
         framing = {"crop_size": model.crop_size, "crop_margin": model.crop_margin}
@@ -276,17 +336,14 @@ def _evaluate_command(args):
     return 0
 
 
-# A first PHOTO argument with one of these suffixes is the model; without one, predict uses
-# the pretrained landmarker.
-MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops", ".onnx")
-
-
 def _predict(args):
     from skfkd.datasets._base import _read_image_file
     from skfkd.faces import FaceLandmarker
 
     model_path, names = _model_and_photos(args.inputs)
-    model = _load_pretrained() if model_path is None else _load_model(model_path, args.trust)
+    model = (
+        _load_pretrained() if model_path is None else _load_model(model_path, args.trust, args.trust_pickle)
+    )
     if not isinstance(model, FaceLandmarker):
         raise _BadInput(
             f"{model_path} holds a model for face crops ({type(model).__name__}); train on photos "
@@ -314,14 +371,38 @@ def _predict(args):
     return 0
 
 
+# Names that say "a model" when the file is not there to read: a missing model file or a
+# folder given as one is reported as such. An existing file is judged by its bytes.
+MODEL_SUFFIXES = (".skops", ".onnx", ".joblib", ".pkl", ".pickle")
+
+
 def _model_and_photos(inputs):
-    """``(model path or None, photo paths)`` from predict's ``[MODEL] PHOTO...`` arguments."""
+    """``(model path or None, photo paths)`` from predict's ``[MODEL] PHOTO...`` arguments:
+    the first is the model when it is the word ``pretrained``, a file whose bytes are
+    not an image, or a missing file or folder with a model's suffix."""
     first, *rest = inputs
-    if Path(first).suffix.lower() in MODEL_SUFFIXES:
-        if not rest:
-            raise _BadInput(f"{first} is a model file; give the photos to predict on after it")
-        return first, rest
-    return None, inputs
+    path = Path(first)
+    if path.is_file():
+        is_model = not _is_image_file(path)
+    else:
+        is_model = first == "pretrained" or path.suffix.lower() in MODEL_SUFFIXES
+    if not is_model:
+        return None, inputs
+    if not rest:
+        raise _BadInput(f"{first} is a model; give the photos to predict on after it")
+    return first, rest
+
+
+def _is_image_file(path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):  # reads the header only
+            return True
+    except Image.DecompressionBombError:
+        return True  # an image, too large to read: reading it says so
+    except (UnidentifiedImageError, OSError):
+        return False
 
 
 def _load_pretrained():
@@ -414,7 +495,7 @@ def _export(args):
     for option, name in (("--onnx", args.onnx), ("--skops", args.skops)):
         if name is not None and Path(name).is_dir():
             raise _BadInput(f"{option} {name} is a folder; give a file name")
-    model = _load_model(args.model, args.trust)
+    model = _load_model(args.model, args.trust, args.trust_pickle)
     if args.onnx is not None:
         if isinstance(model, OnnxKeypointRegressor):
             raise _BadInput(f"{args.model} is an ONNX model already")
@@ -497,10 +578,13 @@ def _add_data_options(parser, *, default=None):
     parser.add_argument("--random-state", type=int, default=0)
 
 
-_MODEL_HELP = "model file: .joblib or .skops from `skfkd train`, or .onnx from `skfkd export`"
+_MODEL_HELP = (
+    "model: a .skops file from `skfkd train`, an .onnx file from `skfkd export`, or `pretrained` (the "
+    "shipped landmarker); read by its content, never its name"
+)
 
 
-def _add_trust_option(parser):
+def _add_trust_options(parser):
     parser.add_argument(
         "--trust",
         action="append",
@@ -508,6 +592,12 @@ def _add_trust_option(parser):
         metavar="TYPE",
         help="trust this type (full name, as an error lists it) in a .skops file; repeatable. Only for "
         "types whose code you have read",
+    )
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also read pickle (joblib) model files. Loading a pickle runs whatever code it holds: only for "
+        "files you made or whose source you trust. skops and ONNX files never need this",
     )
 
 
@@ -520,7 +610,12 @@ def _parser():
     train = commands.add_parser("train", help="train a model and report its held-out errors")
     _add_data_options(train)
     train.add_argument(
-        "--out", required=True, help="model file to write: .skops (safe to share) or any other name (joblib)"
+        "--out", required=True, help="model file to write: a .skops file, which loads without running code"
+    )
+    train.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="on Ctrl-C, still write the model trained so far (the exit status is 130 either way)",
     )
     train.add_argument(
         "--max-epochs",
@@ -533,7 +628,7 @@ def _parser():
 
     evaluate = commands.add_parser("evaluate", help="print a model's errors on a dataset")
     evaluate.add_argument("model", help=_MODEL_HELP)
-    _add_trust_option(evaluate)
+    _add_trust_options(evaluate)
     _add_data_options(evaluate)
     evaluate.add_argument(
         "--subset", choices=["training", "test"], default="test", help="YouTube split (default: test)"
@@ -545,8 +640,8 @@ def _parser():
         help="find the keypoints of the faces in photos",
         usage="skfkd predict [MODEL] PHOTO [PHOTO ...] [options]",
         description="Find the faces in the photos and their keypoints, with MODEL or, without one, with "
-        "skfkd's pretrained 68-point landmarker. MODEL is a first argument ending in "
-        f"{', '.join(MODEL_SUFFIXES)}.",
+        "skfkd's pretrained 68-point landmarker. MODEL is a first argument that is `pretrained` or a file "
+        "that is not an image.",
     )
     predict.add_argument(
         "inputs",
@@ -554,7 +649,7 @@ def _parser():
         metavar="[MODEL] PHOTO",
         help=f"optional {_MODEL_HELP} (trained on photos), then JPEG or PNG photos",
     )
-    _add_trust_option(predict)
+    _add_trust_options(predict)
     predict.add_argument(
         "--out", default=".", help="folder for the annotated PNGs and keypoint files (default: here)"
     )
@@ -580,7 +675,7 @@ def _parser():
         default="float32",
         help="element type of the ONNX graph's input pixels (default: float32)",
     )
-    _add_trust_option(export)
+    _add_trust_options(export)
     export.set_defaults(handler=_export)
 
     demo = commands.add_parser(
@@ -617,9 +712,12 @@ def main(argv=None):
     except (_BadInput, FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError) as error:
         print(f"skfkd: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError:
+        print("skfkd: error: out of memory: the input is too large for this machine", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("skfkd: interrupted", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 (one line for a person, not a traceback)
         print(f"skfkd: failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILURE

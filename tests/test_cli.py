@@ -1,9 +1,12 @@
 import json
 import re
+import signal
+import struct
 import subprocess
 import sys
+import time
+import zlib
 
-import joblib
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +15,7 @@ from skimage.data import astronaut
 from skfkd import IBUG_68
 from skfkd.cli import main
 from skfkd.datasets import load_dlib_xml, load_landmark_folder, make_faces, save_landmark_folder
+from skfkd.deploy import load_model, save_model
 
 
 def test_demo_trains_and_compares_the_models_on_synthetic_faces(capsys):
@@ -46,12 +50,17 @@ def test_bad_arguments_exit_with_2(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["train", "--data", "synthetic"])  # no --out
     assert exit_.value.code == 2
-    assert main(["train", "--data", "/no/such/place", "--out", "m.joblib"]) == 2
+    assert main(["train", "--data", "/no/such/place", "--out", "m.skops"]) == 2
     assert "neither one of synthetic" in capsys.readouterr().err
+    assert main(["train", "--data", "synthetic", "--out", "m.joblib"]) == 2
+    assert (
+        "skfkd writes skops files, which load without running code; name it *.skops"
+        in capsys.readouterr().err
+    )
 
 
 def test_train_and_evaluate_on_synthetic_crops(tmp_path, capsys):
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.skops"
     argv = ["--data", "synthetic", "--n-samples", "200", "--random-state", "0"]
     assert main(["train", *argv, "--out", str(model), "--max-epochs", "2"]) == 0
     out = capsys.readouterr().out
@@ -82,13 +91,13 @@ def _canvas_photos(n, seed=0):
 def test_train_from_a_pts_folder_end_to_end(tmp_path, capsys):
     photos, keypoints = _canvas_photos(60)
     save_landmark_folder(photos, keypoints, tmp_path / "faces")
-    model = tmp_path / "model.joblib"
+    model = tmp_path / "model.skops"
     argv = ["train", "--data", str(tmp_path / "faces"), "--out", str(model), "--max-epochs", "1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "48 training and 12 held-out faces from pts (faces)" in out
     assert re.search(r"crops framed on the landmarks\s+12\s", out)
-    landmarker = joblib.load(model)
+    landmarker = load_model(model)
     assert landmarker.n_keypoints_ == 68 and hasattr(landmarker, "face_verifier_")
     # Photos where no face is found exit with their own status, after a clear message.
     Image.fromarray(np.full((120, 120), 128, np.uint8)).save(tmp_path / "blank.png")
@@ -99,9 +108,9 @@ def test_train_from_a_pts_folder_end_to_end(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def photo_model(youtube_landmarker, tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
-    joblib.dump(youtube_landmarker, folder / "landmarker.joblib")
+    save_model(youtube_landmarker, folder / "landmarker.skops")
     Image.fromarray(astronaut()).save(folder / "astronaut.png")
-    return folder / "landmarker.joblib", folder / "astronaut.png"
+    return folder / "landmarker.skops", folder / "astronaut.png"
 
 
 @pytest.mark.parametrize("output", ["csv", "json", "pts", "xml"])
@@ -137,13 +146,17 @@ def test_predict_and_evaluate_report_bad_input(photo_model, tmp_path, capsys, yo
             "is a folder; expected a model",
         ),
         (
-            ["predict", str(tmp_path / "photo.joblib"), str(photo), "--out", out],
-            "is not a model file skfkd can",
+            ["predict", str(tmp_path / "missing.skops"), str(photo), "--out", out],
+            "the model file " + str(tmp_path / "missing.skops") + " does not exist",
         ),
-        (["predict", str(model), "--out", out], "is a model file; give the photos to predict on after it"),
+        (
+            ["predict", str(tmp_path / "notes.bin"), str(photo), "--out", out],
+            "is neither a skops nor an ONNX model file",
+        ),
+        (["predict", str(model), "--out", out], "is a model; give the photos to predict on after it"),
     ]
     (tmp_path / "folder.joblib").mkdir()
-    (tmp_path / "photo.joblib").write_bytes(photo.read_bytes())
+    (tmp_path / "notes.bin").write_bytes(b"these are not the bytes of a model")
     (tmp_path / "broken.jpg").write_bytes(b"not a photo")
     cases.append(
         (["predict", str(model), str(tmp_path / "broken.jpg"), "--out", out], "cannot read the image")
@@ -157,3 +170,55 @@ def test_predict_and_evaluate_report_bad_input(photo_model, tmp_path, capsys, yo
     table = capsys.readouterr().out
     assert re.search(r"crops framed on the landmarks\s+6\s", table)
     assert re.search(r"faces found by the detector \(photo px\)\s+\d/6\s", table)
+
+
+@pytest.mark.parametrize("keep_partial", [False, True])
+def test_ctrl_c_in_train_exits_130_and_writes_a_model_only_when_asked(tmp_path, keep_partial):
+    out = tmp_path / "model.skops"
+    argv = ["train", "--data", "synthetic", "--n-samples", "400", "--max-epochs", "500", "--out", str(out)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skfkd", *argv, *(["--keep-partial"] if keep_partial else [])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stdout:  # training has started once the held-out split is printed
+            if "training and 80 held-out faces" in line:
+                break
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    if keep_partial:
+        assert out.exists() and "wrote the partly trained model" in err
+        assert load_model(out).predict(make_faces(2, random_state=0).data).shape == (2, 30)
+    else:
+        assert not out.exists() and "interrupted; no model written" in err
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def _png_header_only(path, width, height):
+    """A PNG whose header declares ``width`` x ``height`` pixels, with no pixel data."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+
+
+def test_a_decompression_bomb_photo_and_running_out_of_memory_exit_with_2(tmp_path, capsys, monkeypatch):
+    _png_header_only(tmp_path / "bomb.png", 40_000, 40_000)  # 1.6 billion pixels declared in 57 bytes
+    assert main(["predict", str(tmp_path / "bomb.png"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the image" in err and "decompression bomb" in err and err.count("\n") == 1
+
+    def out_of_memory(args):
+        raise MemoryError
+
+    monkeypatch.setattr(sys.modules["skfkd.cli"], "_predict", out_of_memory)
+    parser_default = main(["predict", str(tmp_path / "bomb.png")])
+    assert parser_default == 2 and "out of memory" in capsys.readouterr().err

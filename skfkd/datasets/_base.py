@@ -68,6 +68,8 @@ def _decode_image(payload, where) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(payload)) as image:
             return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"cannot read the image {where}: {error}") from None
     except (UnidentifiedImageError, OSError) as error:
         # PIL reports a truncated JPEG as an OSError from convert(), not from open().
         raise ValueError(f"cannot read the image {where}: {error}") from None

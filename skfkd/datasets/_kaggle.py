@@ -9,6 +9,7 @@ zipped (``training.zip``, ``test.zip``). skfkd downloads nothing: put the files 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import io
@@ -408,20 +409,22 @@ def _parse(text, source, subset):
 
 def _check_columns(header, source, subset):
     """Map column names to indices, raising on missing, unknown or duplicated columns."""
+    # Linear in the header's width: a crafted header may have a million columns.
     names = [name.strip() for name in header]
     expected = [*KAGGLE_15.target_names, _IMAGE] if subset == "training" else [_IMAGE_ID, _IMAGE]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    missing = [name for name in expected if name not in names]
-    unknown = [name for name in dict.fromkeys(names) if name not in expected]
+    counts = collections.Counter(names)
+    duplicated = [name for name, count in counts.items() if count > 1]
+    missing = [name for name in expected if name not in counts]
+    unknown = [name for name in counts if name not in expected]
     if not (duplicated or missing or unknown):
         return {name: i for i, name in enumerate(names)}
     problems = []
     if missing:
-        problems.append(f"missing columns {missing}")
+        problems.append(f"missing columns {_first_few(missing)}")
     if unknown:
-        problems.append(f"unknown columns {unknown}")
+        problems.append(f"unknown columns {_first_few(unknown)}")
     if duplicated:
-        problems.append(f"duplicated columns {duplicated}")
+        problems.append(f"duplicated columns {_first_few(duplicated)}")
     hint = ""
     if subset == "test" and KAGGLE_15.target_names[0] in names:
         hint = " This looks like the training file: pass subset='training'."
@@ -431,6 +434,13 @@ def _check_columns(header, source, subset):
         f"{source}: the header of the Kaggle {subset} file must name the columns {expected} "
         f"(in any order), but it has {'; '.join(problems)}.{hint}"
     )
+
+
+def _first_few(names, n=5):
+    """The first ``n`` names (each cut to 40 characters) and how many there are in all:
+    an error message stays short whatever the header holds."""
+    shown = ", ".join(repr(name[:40] + ("..." if len(name) > 40 else "")) for name in names[:n])
+    return f"[{shown}{', ...' if len(names) > n else ''}] ({len(names)} in all)"
 
 
 def _parse_pixels(cell, where):

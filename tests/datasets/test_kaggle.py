@@ -367,6 +367,19 @@ def test_bad_training_columns(tmp_path, header, message):
     assert str(path) in str(info.value)
 
 
+# A guard against a hang, not a timing test: checking a header is linear in its width
+# (it was quadratic: about two hours for these million columns).
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_a_million_column_header_is_refused_quickly_in_a_short_message(tmp_path, duplicate):
+    extra = ["x"] * 10**6 if duplicate else [f"extra_{i}" for i in range(10**6)]
+    path = _write(tmp_path / "training.csv", KAGGLE_HEADER + "," + ",".join(extra) + "\n")
+    with pytest.raises(ValueError, match="duplicated columns" if duplicate else "unknown columns") as info:
+        load_kaggle_facial_keypoints(path)
+    message = str(info.value)
+    assert len(message) < 1500 and ("(1000000 in all)" in message or duplicate)
+
+
 def test_bad_test_columns(tmp_path):
     path = _training_file(tmp_path / "test.csv", [FULL_ROW])
     with pytest.raises(ValueError, match=r"missing columns \['ImageId'\].*pass subset='training'"):

@@ -54,6 +54,7 @@ def test_a_photo_landmarker_exported_to_onnx_predicts_as_before(tmp_path, capsys
     argv = [
         "export",
         str(tmp_path / "landmarker.joblib"),
+        "--trust-pickle",
         "--onnx",
         str(onnx_path),
         "--skops",
@@ -102,7 +103,7 @@ def test_export_and_load_report_bad_input(tmp_path, capsys, exported):
             ["evaluate", str(tmp_path / "fraction.skops"), *data],
             "holds types that are not trusted: fractions.Fraction",
         ),
-        (["evaluate", str(tmp_path / "empty.skops"), *data], "empty.skops is not a skops model file (empty"),
+        (["evaluate", str(tmp_path / "empty.skops"), *data], "empty.skops is empty; expected a model file"),
         (["evaluate", str(tmp_path / "empty.onnx"), *data], "empty.onnx is empty"),
         (
             ["evaluate", str(tmp_path / "model.onnx"), *data],
@@ -115,7 +116,13 @@ def test_export_and_load_report_bad_input(tmp_path, capsys, exported):
             "is an ONNX model already",
         ),
         (
-            ["export", str(tmp_path / "unfitted.joblib"), "--onnx", str(tmp_path / "c.onnx")],
+            [
+                "export",
+                str(tmp_path / "unfitted.joblib"),
+                "--trust-pickle",
+                "--onnx",
+                str(tmp_path / "c.onnx"),
+            ],
             "got a MeanKeypointRegressor",
         ),
     ]
