@@ -1,146 +1,317 @@
-"""Faces in whole photos: how often the detector finds the annotated face, and the
-FaceLandmarker's held-out errors with detector boxes against landmark-framed crops.
+"""Faces in whole photos, end to end: the pretrained landmarker with its own detector,
+beside dlib's HOG detector + shape predictor, on the held-out part of every shared source.
 
-1. Detection: every photo of the shared training data (YouTube frames and LFPW), counted
-   as found when a box is centred inside the landmarks' box and its side is half to twice
-   the landmarks' longer side.
-2. FaceLandmarker (default settings, FacialKeypointRegressor inside) trained on 80% of
-   the YouTube identities (GroupShuffleSplit, seed 0) and evaluated on the other 20%:
-   on crops framed on the true landmarks (the regressor's own figure) and on faces found
-   by the detector (matched with skfkd.faces.match_faces), with the share found.
+For each source (YouTube by identity; LFPW, HELEN, AFW by photo; benchmarks/_sources.py):
 
-Writes benchmarks/results/faces.md.
+- found: the share of annotated faces that the detector frames (a box centred inside the
+  landmarks' box, its side half to twice their longer extent);
+- NME (outer inter-ocular) and failure rate at 0.08 through the landmarker's own detector
+  (found faces only), against NME on crops framed on the true landmarks (the same
+  regressor, the same framing as training: what detection costs);
+- other boxes per photo: detections that frame no annotated face (in LFPW and AFW photos,
+  many are unannotated faces, not false alarms);
+- time per photo on one core, each photo scaled to 640 pixels on its longer side:
+  detection, crops and network (each of the 1 + n_refinements passes), end to end.
 
-    python benchmarks/faces.py [--quick]
+dlib (when importable): ``dlib.get_frontal_face_detector()`` boxes, calibrated to the
+landmark framing on the training photos as FaceLandmarker calibrates YuNet's, then dlib's
+shape predictor (benchmarks/_peers.py) trained on the same training photos' crops.
+
+    python benchmarks/faces.py            # about an hour on a 2-core CPU, dlib's training most of it
+    python benchmarks/faces.py --quick    # a sample, no dlib: a few minutes
+
+Writes benchmarks/results/faces[_quick].md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
-from _report import environment_lines, markdown_table
-from sklearn.model_selection import GroupShuffleSplit
+import torch
 
-from skfkd import to_targets
-from skfkd.datasets import get_data_home, load_landmark_folder, load_youtube_faces
-from skfkd.faces import FaceLandmarker, detect_faces, match_faces
-from skfkd.metrics import failure_rate, keypoint_rmse, normalized_mean_error
-from skfkd.neural import FacialKeypointRegressor
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import environment_lines, markdown_table  # noqa: E402
+from _sources import SOURCES, TITLES, split_source  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+from skfkd import load_pretrained, to_targets  # noqa: E402
+from skfkd.datasets import get_data_home  # noqa: E402
+from skfkd.faces import crop_faces, detect_faces, landmark_frames, match_faces, uncrop_keypoints  # noqa: E402
+from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
 
-
-def detection_rate(images, keypoints, step):
-    found = 0
-    rows = range(0, len(images), step)
-    started = time.perf_counter()
-    for i in rows:
-        points = keypoints[i]
-        low, high = points.min(axis=0), points.max(axis=0)
-        centre, size = (low + high) / 2, high - low
-        boxes = detect_faces(images[i])
-        centres = boxes[:, :2] + boxes[:, 2:] / 2
-        ratio = boxes[:, 2] / size.max()
-        inside = (np.abs(centres - centre) <= size / 2).all(axis=1) & (ratio >= 0.5) & (ratio <= 2)
-        found += bool(inside.any())
-    seconds = (time.perf_counter() - started) / len(rows)
-    return found, len(rows), seconds
+RESULTS = Path(__file__).resolve().parent / "results"
+TIMING_SIDE = 640
 
 
-def landmarker_errors(youtube, quick):
-    split = GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
-    train, test = next(split.split(youtube.keypoints, groups=youtube.identities))
-    if quick:
-        train, test = train[::8], test[::8]
-    regressor = FacialKeypointRegressor(random_state=0, **({"max_epochs": 3} if quick else {}))
-    landmarker = FaceLandmarker(regressor, random_state=0, verbose=1)
-    started = time.perf_counter()
-    landmarker.fit(list(youtube.images[train]), youtube.keypoints[train])
-    fit_seconds = time.perf_counter() - started
-    truth = youtube.keypoints[test]
-    crops = youtube.data[test]
-    rows = []
-    framed = landmarker.regressor_.predict(crops)
-    rows.append(
-        _row("crops framed on the true landmarks", youtube.target[test], framed, len(test), len(test))
-    )
-    started = time.perf_counter()
-    found = match_faces(landmarker.predict(list(youtube.images[test])), truth)
-    per_photo = (time.perf_counter() - started) / len(test)
-    detected = ~np.isnan(found).all(axis=(1, 2))
-    rows.append(
-        _row(
-            "faces found by the detector",
-            to_targets(truth[detected]),
-            to_targets(found[detected]),
-            detected.sum(),
-            len(test),
+def _frames_face(box, truth):
+    """Does a detector box frame the annotated face (keypoints ``truth``)?"""
+    low, high = truth.min(axis=0), truth.max(axis=0)
+    centre, extent = (low + high) / 2, high - low
+    box_centre = box[:2] + box[2:] / 2
+    ratio = box[2:].max() / extent.max()
+    return bool((np.abs(box_centre - centre) <= extent / 2).all() and 0.5 <= ratio <= 2)
+
+
+def _photos(part):
+    """``{photo id: (photo, [annotated keypoints])}``, each photo once."""
+    photos = {}
+    for photo, keypoints, photo_id in zip(part.photos, part.keypoints, part.photo_ids):
+        photos.setdefault(photo_id, (photo, []))[1].append(keypoints)
+    return photos
+
+
+def detection_counts(boxes_per_photo, photos):
+    """Annotated faces found, and boxes that frame no annotated face, over the photos."""
+    found = total = others = 0
+    for boxes, (_, faces) in zip(boxes_per_photo, photos.values()):
+        hits = np.array([[_frames_face(box, face) for face in faces] for box in boxes]).reshape(
+            len(boxes), -1
         )
+        found += int(hits.any(axis=0).sum())
+        total += len(faces)
+        others += int((~hits.any(axis=1)).sum())
+    return found, total, others
+
+
+def errors(truth, predicted):
+    ok = ~np.isnan(predicted).all(axis=(1, 2))
+    y_true, y_pred = to_targets(truth[ok]), to_targets(predicted[ok])
+    return ok, normalized_mean_error(y_true, y_pred), failure_rate(y_true, y_pred)
+
+
+def framed_on_the_landmarks(landmarker, photos, keypoints):
+    frames = landmark_frames(keypoints, margin=landmarker.crop_margin, align=landmarker.align)
+    X = crop_faces(photos, frames, size=landmarker.crop_size)
+    return uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=landmarker.crop_size).reshape(
+        keypoints.shape
     )
-    return rows, fit_seconds, per_photo, landmarker
 
 
-def _row(label, y_true, y_pred, n_found, n_total):
-    return [
-        label,
-        f"{n_found}/{n_total} ({n_found / n_total:.1%})",
-        f"{normalized_mean_error(y_true, y_pred):.2%}",
-        f"{failure_rate(y_true, y_pred):.1%}",
-        f"{keypoint_rmse(y_true, y_pred):.2f}",
-    ]
+def _at_640(photo):
+    scale = TIMING_SIDE / max(photo.shape[:2])
+    size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
+    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def timing(landmarker, photos, repeats=3):
+    """Median ms per photo at 640 px: detection, crops, network (all passes), end to end."""
+    parts = {"detector": [], "crops": [], "network": [], "end to end": []}
+    passes = 1 + landmarker.n_refinements
+    for photo in photos:
+        photo = _at_640(photo)
+        for _ in range(repeats):
+            tic = time.perf_counter()
+            (faces,) = landmarker.predict_faces([photo])
+            parts["end to end"].append(time.perf_counter() - tic)
+            tic = time.perf_counter()
+            detect_faces(photo, detector=landmarker.detector, score_threshold=landmarker.score_threshold)
+            parts["detector"].append(time.perf_counter() - tic)
+            if len(faces.keypoints):
+                frames = landmark_frames(
+                    faces.keypoints[:1], margin=landmarker.crop_margin, align=landmarker.align
+                )
+                tic = time.perf_counter()
+                for _ in range(passes):
+                    X = crop_faces([photo], frames, size=landmarker.crop_size)
+                parts["crops"].append(time.perf_counter() - tic)
+                tic = time.perf_counter()
+                for _ in range(passes):
+                    landmarker.regressor_.predict(X)
+                parts["network"].append(time.perf_counter() - tic)
+    return {
+        name: 1000 * float(np.median(values)) if values else float("nan") for name, values in parts.items()
+    }
+
+
+class DlibPipeline:
+    """dlib's HOG face detector, calibrated to the landmark framing, and its shape predictor
+    trained on the training photos' axis-aligned 96x96 landmark crops."""
+
+    def __init__(self, train_parts):
+        import dlib
+        from _peers import DlibShapePredictor
+
+        self.detector = dlib.get_frontal_face_detector()
+        X = np.concatenate([part.X for part in train_parts])
+        y = np.concatenate([part.y for part in train_parts])
+        print(f"dlib shape predictor: training on {len(X)} crops ...", flush=True)
+        tic = time.perf_counter()
+        self.predictor = DlibShapePredictor().fit(X, y)
+        self.fit_seconds = time.perf_counter() - tic
+        offsets = []
+        for part in train_parts:
+            for photo, face in list(zip(part.photos, part.keypoints))[::10]:
+                frame = landmark_frames(face[None], margin=0.0, align=False)[0]
+                for box in self.boxes(photo):
+                    if _frames_face(box, face):
+                        centre, side = box[:2] + box[2:] / 2, box[2:].max()
+                        offsets.append([*((frame[:2] - centre) / side), np.log(frame[2] / side)])
+                        break
+        self.calibration = np.median(offsets, axis=0)
+
+    def boxes(self, photo):
+        gray = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY) if photo.ndim == 3 else photo
+        scale = min(1.0, TIMING_SIDE / max(gray.shape))
+        if scale < 1:
+            gray = cv2.resize(gray, (round(gray.shape[1] * scale), round(gray.shape[0] * scale)))
+        found = self.detector(gray, 1)  # one up-sampling, dlib's usual setting
+        return (
+            np.array([[r.left(), r.top(), r.width(), r.height()] for r in found], dtype=float).reshape(-1, 4)
+            / scale
+        )
+
+    def predict(self, photo):
+        boxes = self.boxes(photo)
+        if not len(boxes):
+            return boxes, np.empty((0, 68, 2))
+        dx, dy, log_scale = self.calibration
+        side = boxes[:, 2:].max(axis=1)
+        centre = boxes[:, :2] + boxes[:, 2:] / 2 + np.column_stack([dx, dy]) * side[:, None]
+        frames = np.column_stack([centre, side * np.exp(log_scale) * 1.2, np.zeros(len(boxes))])
+        X = crop_faces([photo] * len(boxes), frames)
+        return boxes, uncrop_keypoints(self.predictor.predict(X), frames).reshape(-1, 68, 2)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a sample of photos and 3 epochs: a few minutes")
-    parser.add_argument("--data", default=None, help="folder holding youtube_faces_68 and lfpw68_train")
+    parser.add_argument(
+        "--quick", action="store_true", help="a sample of each source, no dlib: a few minutes"
+    )
+    parser.add_argument(
+        "--data", default=None, help="folder holding the shared sources (default: SKFKD_DATA)"
+    )
+    parser.add_argument("--no-dlib", action="store_true", help="skip dlib's detector and shape predictor")
     options = parser.parse_args(argv)
     data = Path(options.data) if options.data else get_data_home()
-    youtube = load_youtube_faces(data / "youtube_faces_68")
-    lfpw = load_landmark_folder(data / "lfpw68_train", crop_size=None)
-    step = 20 if options.quick else 1
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    landmarker = load_pretrained()
+    parts = {name: split_source(data, name, options.quick) for name in SOURCES}
 
-    detection = []
-    for name, faces in (("YouTube frames", youtube), ("LFPW photos", lfpw)):
-        found, total, seconds = detection_rate(faces.images, faces.keypoints, step)
-        detection.append([name, f"{found}/{total}", f"{found / total:.1%}", f"{seconds * 1000:.0f}"])
-        print(
-            f"{name}: detector found {found} of {total} faces ({found / total:.1%}), {seconds * 1000:.0f} ms/photo"
+    dlib = None
+    if not (options.quick or options.no_dlib):
+        try:
+            import dlib as _  # noqa: F401
+
+            # The pretrained landmarker's training sources: YouTube and LFPW.
+            dlib = DlibPipeline([parts["youtube"][0], parts["lfpw"][0]])
+        except ImportError:
+            print("dlib is not importable: its rows are left out")
+
+    accuracy, speed = [], []
+    for name, (_, held_out) in parts.items():
+        photos = _photos(held_out)
+        print(f"{TITLES[name]}: {len(held_out)} faces in {len(photos)} photos", flush=True)
+        framed = framed_on_the_landmarks(landmarker, held_out.photos, held_out.keypoints)
+        _, framed_nme, framed_failure = errors(held_out.keypoints, framed)
+        per_photo = landmarker.predict_faces([photo for photo, _ in photos.values()])
+        found, total, others = detection_counts([faces.boxes for faces in per_photo], photos)
+        by_photo = dict(zip(photos, per_photo))
+        predicted = match_faces([by_photo[i].keypoints for i in held_out.photo_ids], held_out.keypoints)
+        ok, nme, failure = errors(held_out.keypoints, predicted)
+        accuracy.append(
+            [
+                TITLES[name],
+                "skfkd pretrained (YuNet)",
+                f"{found}/{total} ({found / total:.1%})",
+                f"{others / len(photos):.2f}",
+                f"{nme:.2%}",
+                f"{failure:.1%}",
+                f"{framed_nme:.2%}",
+                f"{framed_failure:.1%}",
+                f"{100 * (nme - framed_nme):+.2f}",
+            ]
         )
-    rows, fit_seconds, per_photo, landmarker = landmarker_errors(youtube, options.quick)
-    for row in rows:
-        print(" | ".join(row))
+        print("  " + " | ".join(accuracy[-1][1:]), flush=True)
+        sample = [photo for photo, _ in list(photos.values())[:: max(1, len(photos) // 40)]]
+        ours = timing(landmarker, sample)
+        row = [TITLES[name], "skfkd pretrained (YuNet)", *(f"{ours[k]:.1f}" for k in ours), "1.00"]
+        speed.append(row)
+        if dlib is not None:
+            results = [dlib.predict(photo) for photo, _ in photos.values()]
+            found, total, others = detection_counts([boxes for boxes, _ in results], photos)
+            by_photo = dict(zip(photos, [keypoints for _, keypoints in results]))
+            predicted = match_faces([by_photo[i] for i in held_out.photo_ids], held_out.keypoints)
+            _, nme, failure = errors(held_out.keypoints, predicted)
+            framed_dlib = uncrop_keypoints(
+                dlib.predictor.predict(held_out.X), landmark_frames(held_out.keypoints, align=False)
+            )
+            dlib_framed = normalized_mean_error(to_targets(held_out.keypoints), framed_dlib)
+            accuracy.append(
+                [
+                    TITLES[name],
+                    "dlib HOG detector + shape predictor",
+                    f"{found}/{total} ({found / total:.1%})",
+                    f"{others / len(photos):.2f}",
+                    f"{nme:.2%}",
+                    f"{failure:.1%}",
+                    f"{dlib_framed:.2%} (axis-aligned crops)",
+                    "",
+                    f"{100 * (nme - dlib_framed):+.2f}",
+                ]
+            )
+            times = []
+            for photo in sample:
+                photo = _at_640(photo)
+                tic = time.perf_counter()
+                dlib.predict(photo)
+                times.append(time.perf_counter() - tic)
+            dlib_ms = 1000 * float(np.median(times))
+            speed.append(
+                [
+                    TITLES[name],
+                    "dlib HOG + shape predictor",
+                    "",
+                    "",
+                    "",
+                    f"{dlib_ms:.1f}",
+                    f"{dlib_ms / ours['end to end']:.2f}",
+                ]
+            )
+        print("  " + " | ".join(speed[-1][1:]), flush=True)
 
-    dx, dy, log_scale = landmarker.box_calibration_
     lines = [
-        "# Faces in photos: detection and FaceLandmarker" + (" (quick)" if options.quick else ""),
+        "# Faces in photos, end to end" + (" (quick)" if options.quick else ""),
         "",
         *environment_lines(),
+        f"- landmarker: skfkd.load_pretrained() (detector {landmarker.detector}, score threshold "
+        f"{landmarker.score_threshold}, n_refinements {landmarker.n_refinements}); "
+        f"held-out parts of benchmarks/_sources.py",
+        *([f"- dlib shape predictor trained in {dlib.fit_seconds:.0f} s"] if dlib else []),
         "",
-        "## Detection (scikit-image LBP cascade, `detect_faces` defaults)",
+        "## Accuracy on the held-out photos",
         "",
-        "A face counts as found when a box is centred inside the landmarks' box with a side of half "
-        "to twice the landmarks' longer side.",
+        "Found: annotated faces the detector frames. Other boxes: detections framing no annotated face, "
+        "per photo (in LFPW and AFW many are real, unannotated faces). NME and failure rate (NME > 0.08) "
+        "through the detector are over the faces found; framed: the same model on crops framed on the "
+        "true landmarks. Gap: detector NME minus framed NME, in points.",
         "",
-        *markdown_table(["photos", "found", "rate", "ms per photo"], detection),
+        *markdown_table(
+            [
+                "source",
+                "model",
+                "found",
+                "other boxes / photo",
+                "NME (detector)",
+                "failures (detector)",
+                "NME (framed)",
+                "failures (framed)",
+                "gap (points)",
+            ],
+            accuracy,
+        ),
         "",
-        "## FaceLandmarker on held-out YouTube identities (80/20 GroupShuffleSplit, seed 0)",
+        f"## Time per photo, one core, photos scaled to {TIMING_SIDE} px on the longer side (median ms)",
         "",
-        f"Default FaceLandmarker (box_jitter {landmarker.box_jitter}, n_refinements {landmarker.n_refinements}, "
-        f"face check on); fit {fit_seconds:.0f} s, predict {per_photo * 1000:.0f} ms per photo (detection "
-        f"included). Detector calibration on {landmarker.n_calibration_faces_} faces: landmark-box centre "
-        f"offset ({dx:+.3f}, {dy:+.3f}) detector sides, scale {np.exp(log_scale):.3f}.",
+        "Crops and network: all passes of one face (1 + n_refinements). Ratio: end to end against skfkd's.",
         "",
-        *markdown_table(["framing", "faces", "NME", "failures (NME > 0.08)", "RMSE (px)"], rows),
+        *markdown_table(["source", "model", "detector", "crops", "network", "end to end", "ratio"], speed),
         "",
-        "The first row frames each crop on the true landmarks (what the dataset crops hold); the "
-        "second is the whole pipeline on photos: detection, calibration, face check, two re-framings. "
-        "NME is over the faces found; faces the detector missed (or its face check rejected) are counted in "
-        "the second column. RMSE is in crop pixels (96x96) in the first row and in photo pixels in the second.",
     ]
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("faces_quick.md" if options.quick else "faces.md")

@@ -30,7 +30,7 @@ step = 10 if quick else 1
 landmarker = FaceLandmarker(
     FacialKeypointRegressor(max_epochs=2 if quick else 60, random_state=0),
     n_calibration=40 if quick else 200,
-    max_faces=1,  # a portrait: the largest face (the cascade also fires on badges and reflections)
+    max_faces=1,  # a portrait: the largest face only
     random_state=0,
 )
 landmarker.fit(list(faces.images[::step]), faces.keypoints[::step])

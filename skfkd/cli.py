@@ -74,7 +74,7 @@ def _resolve_source(args):
 
 
 def _load_dataset(args, crop_size=96, crop_margin=None) -> _Dataset:
-    from skfkd._crop import DEFAULT_CROP_MARGIN
+    from skfkd._framing import DEFAULT_CROP_MARGIN
     from skfkd.datasets import (
         load_dlib_xml,
         load_kaggle_facial_keypoints,
@@ -337,7 +337,7 @@ def _evaluate_command(args):
 
 
 def _predict(args):
-    from skfkd.datasets._base import _read_image_file
+    from skfkd._images import read_photo
     from skfkd.faces import FaceLandmarker
 
     model_path, names = _model_and_photos(args.inputs)
@@ -351,20 +351,20 @@ def _predict(args):
             "ONNX Runtime, export such a model with `skfkd export MODEL --onnx OUT.onnx --skops OUT.skops` "
             "and predict with OUT.skops"
         )
-    photos = []
-    for name in names:
-        path = Path(name)
-        if path.is_dir():
-            raise _BadInput(f"{path} is a folder; expected a photo file (JPEG or PNG)")
-        photos.append(_read_image_file(path))
+    photos = [read_photo(name) for name in names]  # EXIF orientation applied
     out = _output_folder(args.out)
-    if args.max_faces is not None:
-        model.set_params(max_faces=args.max_faces)
-    predictions = model.predict(photos)
-    without_face = [name for name, faces in zip(names, predictions) if len(faces) == 0]
-    _write_predictions(args.format, names, photos, predictions, model, out)
-    for name, faces in zip(names, predictions):
-        print(f"{name}: {len(faces)} face{'s' if len(faces) != 1 else ''}")
+    options = {
+        "max_faces": args.max_faces,
+        "detector": args.detector,
+        "score_threshold": args.score_threshold,
+    }
+    model.set_params(**{name: value for name, value in options.items() if value is not None})
+    found = model.predict_faces(photos)
+    without_face = [name for name, faces in zip(names, found) if len(faces.keypoints) == 0]
+    _write_predictions(args.format, names, photos, found, model, out)
+    for name, faces in zip(names, found):
+        n_faces = len(faces.keypoints)
+        print(f"{name}: {n_faces} face{'s' if n_faces != 1 else ''}")
     if without_face:
         print(f"skfkd: no face found in {', '.join(without_face)}", file=sys.stderr)
         return EXIT_NO_FACE
@@ -422,7 +422,8 @@ def _output_folder(name):
     return out
 
 
-def _write_predictions(file_format, names, photos, predictions, model, out):
+def _write_predictions(file_format, names, photos, found, model, out):
+    """The annotated photos, and the faces (keypoints, boxes, scores) in ``file_format``."""
     from skfkd._layout import resolve_layout
     from skfkd.datasets import save_dlib_xml, save_landmark_folder
 
@@ -430,28 +431,43 @@ def _write_predictions(file_format, names, photos, predictions, model, out):
     stems = [Path(name).stem for name in names]
     if len(set(stems)) != len(stems):
         raise _BadInput("two photos share a file name; their outputs would overwrite each other")
-    for stem, photo, faces in zip(stems, photos, predictions):
-        _draw(photo, faces, layout, out / f"{stem}_keypoints.png")
+    for stem, photo, faces in zip(stems, photos, found):
+        _draw(photo, faces.keypoints, layout, out / f"{stem}_keypoints.png")
         if file_format == "csv":
-            lines = ["face,keypoint,name,x,y"]
-            for f, face in enumerate(faces):
+            lines = ["face,score,box_left,box_top,box_width,box_height,keypoint,name,x,y"]
+            for f, (face, box, score) in enumerate(zip(*faces)):
+                head = f"{f},{score:.4f}," + ",".join(f"{v:.2f}" for v in box)
                 for k, (x, y) in enumerate(face):
                     name = layout.keypoint_names[k] if layout else str(k)
-                    lines.append(f"{f},{k},{name},{x:.3f},{y:.3f}")
+                    lines.append(f"{head},{k},{name},{x:.3f},{y:.3f}")
             (out / f"{stem}.csv").write_text("\n".join(lines) + "\n")
         elif file_format == "json":
-            record = {"photo": stem, "faces": [{"keypoints": face.round(3).tolist()} for face in faces]}
+            record = {
+                "photo": stem,
+                "faces": [
+                    {
+                        "score": round(float(score), 4),
+                        "box": box.round(2).tolist(),
+                        "keypoints": face.round(3).tolist(),
+                    }
+                    for face, box, score in zip(*faces)
+                ],
+            }
             (out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
-    rows = [(stem, photo, face) for stem, photo, faces in zip(stems, photos, predictions) for face in faces]
+    rows = [
+        (stem, photo, face, box)
+        for stem, photo, faces in zip(stems, photos, found)
+        for face, box in zip(faces.keypoints, faces.boxes)
+    ]
     if file_format in ("pts", "xml") and rows:
-        images = [photo for _, photo, _ in rows]
-        keypoints = np.stack([face for _, _, face in rows])
+        images = [row[1] for row in rows]
+        keypoints = np.stack([row[2] for row in rows])
         if file_format == "pts":
             # One .pts per face: a photo with several faces is written once per face.
             names = [
-                f"{stem}.png" if len(faces) == 1 else f"{stem}_{number}.png"
-                for stem, faces in zip(stems, predictions)
-                for number in range(1, len(faces) + 1)
+                f"{stem}.png" if len(faces.keypoints) == 1 else f"{stem}_{number}.png"
+                for stem, faces in zip(stems, found)
+                for number in range(1, len(faces.keypoints) + 1)
             ]
             save_landmark_folder(images, keypoints, out / "pts", filenames=names, overwrite=True)
         else:
@@ -459,7 +475,8 @@ def _write_predictions(file_format, names, photos, predictions, model, out):
                 images,
                 keypoints,
                 out / "predictions.xml",
-                filenames=[f"{s}.png" for s, _, _ in rows],
+                filenames=[f"{row[0]}.png" for row in rows],
+                boxes=np.stack([row[3] for row in rows]),
                 overwrite=True,
             )
 
@@ -552,11 +569,14 @@ def _annotate_astronaut(out):
     print("Annotating skimage.data.astronaut() with the pretrained landmarker ...", flush=True)
     landmarker = _load_pretrained().set_params(max_faces=1)
     photo = data.astronaut()
-    faces = landmarker.predict([photo])[0]
-    if not len(faces):
+    faces = landmarker.predict_faces([photo])[0]
+    if not len(faces.keypoints):
         raise _BadInput("the pretrained landmarker found no face in the astronaut photo")
     _write_predictions("csv", ["astronaut"], [photo], [faces], landmarker, out)
-    print(f"  {len(faces)} face, {faces.shape[1]} keypoints: wrote {out / 'astronaut_keypoints.png'}")
+    print(
+        f"  1 face (detector score {faces.scores[0]:.2f}), {faces.keypoints.shape[1]} keypoints: "
+        f"wrote {out / 'astronaut_keypoints.png'}"
+    )
 
 
 # --------------------------------------------------------------------------- parsing
@@ -656,6 +676,19 @@ def _parser():
     predict.add_argument("--format", choices=["csv", "json", "pts", "xml"], default="csv")
     predict.add_argument(
         "--max-faces", type=int, default=None, help="keep at most this many faces per photo, largest first"
+    )
+    predict.add_argument(
+        "--detector",
+        choices=["yunet", "cascade"],
+        default=None,
+        help="face detector: yunet (a CNN, the default) or cascade (scikit-image's LBP cascade)",
+    )
+    predict.add_argument(
+        "--score-threshold",
+        type=float,
+        default=None,
+        metavar="S",
+        help="drop faces the detector scores below S, in [0, 1] (default: the model's, 0.6)",
     )
     predict.set_defaults(handler=_predict)
 

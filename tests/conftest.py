@@ -37,6 +37,16 @@ def lfpw_path():
 
 
 @pytest.fixture(scope="session")
+def helen_path():
+    return _real_data_folder("helen68_train")
+
+
+@pytest.fixture(scope="session")
+def afw_path():
+    return _real_data_folder("afw68")
+
+
+@pytest.fixture(scope="session")
 def youtube_faces(youtube_path):
     from skfkd.datasets import load_youtube_faces
 

@@ -98,7 +98,7 @@ def test_train_from_a_pts_folder_end_to_end(tmp_path, capsys):
     assert "48 training and 12 held-out faces from pts (faces)" in out
     assert re.search(r"crops framed on the landmarks\s+12\s", out)
     landmarker = load_model(model)
-    assert landmarker.n_keypoints_ == 68 and hasattr(landmarker, "face_verifier_")
+    assert landmarker.n_keypoints_ == 68 and landmarker.detector == "yunet"
     # Photos where no face is found exit with their own status, after a clear message.
     Image.fromarray(np.full((120, 120), 128, np.uint8)).save(tmp_path / "blank.png")
     assert main(["predict", str(model), str(tmp_path / "blank.png"), "--out", str(tmp_path / "out")]) == 3
@@ -125,10 +125,14 @@ def test_predict_writes_the_annotated_photo_and_keypoints(photo_model, tmp_path,
     assert drawn.shape == astronaut().shape and not np.array_equal(drawn, astronaut())
     if output == "csv":
         rows = (out / "astronaut.csv").read_text().splitlines()
-        assert rows[0] == "face,keypoint,name,x,y" and len(rows) == 1 + 68 * n_faces
+        header = "face,score,box_left,box_top,box_width,box_height,keypoint,name,x,y"
+        assert rows[0] == header and len(rows) == 1 + 68 * n_faces
+        first = rows[1].split(",")
+        assert float(first[1]) > 0.9 and first[6:8] == ["0", "jaw_0"]
     elif output == "json":
         record = json.loads((out / "astronaut.json").read_text())
         assert len(record["faces"]) == n_faces and len(record["faces"][0]["keypoints"]) == 68
+        assert len(record["faces"][0]["box"]) == 4 and record["faces"][0]["score"] > 0.9
     elif output == "pts":
         assert len(load_landmark_folder(out / "pts", crop_size=None).keypoints) == n_faces
     else:
@@ -222,3 +226,15 @@ def test_a_decompression_bomb_photo_and_running_out_of_memory_exit_with_2(tmp_pa
     monkeypatch.setattr(sys.modules["skfkd.cli"], "_predict", out_of_memory)
     parser_default = main(["predict", str(tmp_path / "bomb.png")])
     assert parser_default == 2 and "out of memory" in capsys.readouterr().err
+
+
+def test_predict_chooses_the_detector_and_its_threshold(tmp_path, capsys):
+    Image.fromarray(astronaut()).save(tmp_path / "astronaut.png")
+    out = str(tmp_path / "out")
+    assert main(["predict", str(tmp_path / "astronaut.png"), "--out", out, "--detector", "cascade"]) == 0
+    rows = (tmp_path / "out" / "astronaut.csv").read_text().splitlines()[1:]
+    assert {row.split(",")[1] for row in rows} == {"1.0000"}  # the cascade gives no score
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "astronaut.png"), "--out", out, "--score-threshold", "0.99"]) == 3
+    assert "no face found in" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "astronaut.png"), "--out", out, "--score-threshold", "2"]) == 2

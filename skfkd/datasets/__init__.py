@@ -13,10 +13,12 @@ from skfkd.datasets._landmark_files import (
     save_dlib_xml,
     save_landmark_folder,
 )
+from skfkd.datasets._mirror import mirror_faces
 from skfkd.datasets._synthetic import make_faces
 from skfkd.datasets._youtube import load_youtube_faces
 
 __all__ = [
+    "mirror_faces",
     "dump_kaggle_facial_keypoints",
     "get_data_home",
     "load_dlib_xml",

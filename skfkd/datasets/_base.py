@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
 from sklearn.utils import Bunch
 
-from skfkd._crop import boxes_from_keypoints, crop_faces_from_boxes, keypoints_to_crop
+from skfkd._framing import check_framing, crop_photos, frames_from_keypoints, keypoints_to_crop
 from skfkd._layout import to_targets
 
 __all__ = ["get_data_home"]
@@ -55,38 +52,17 @@ def _missing_file_error(path, what, hint) -> FileNotFoundError:
 
 
 def _check_crop_options(crop_size, crop_margin, return_X_y):
-    if crop_size is not None and (not isinstance(crop_size, (int, np.integer)) or crop_size < 8):
-        raise ValueError(f"crop_size must be an int >= 8 or None; got {crop_size!r}")
-    if not np.isfinite(crop_margin) or crop_margin < 0:
-        raise ValueError(f"crop_margin must be a finite number >= 0; got {crop_margin!r}")
-    if return_X_y and crop_size is None:
+    if crop_size is not None:
+        check_framing(crop_size, crop_margin, "the loader")
+    elif return_X_y:
         raise ValueError("return_X_y=True needs crops: pass a crop_size")
 
 
-def _decode_image(payload, where) -> np.ndarray:
-    """Decode image bytes as an RGB uint8 array; a clear error names ``where`` otherwise."""
-    try:
-        with Image.open(io.BytesIO(payload)) as image:
-            return np.asarray(image.convert("RGB"))
-    except Image.DecompressionBombError as error:
-        raise ValueError(f"cannot read the image {where}: {error}") from None
-    except (UnidentifiedImageError, OSError) as error:
-        # PIL reports a truncated JPEG as an OSError from convert(), not from open().
-        raise ValueError(f"cannot read the image {where}: {error}") from None
-
-
-def _read_image_file(path) -> np.ndarray:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"the image {path} is missing")
-    return _decode_image(path.read_bytes(), str(path))
-
-
-def _face_bunch(images, keypoints, *, layout, descr, crop_size, crop_margin, crop_boxes=None, **fields):
+def _face_bunch(images, keypoints, *, layout, descr, crop_size, crop_margin, crop_frames=None, **fields):
     """The Bunch every photo loader returns: photos and keypoints, plus crops when asked.
 
-    ``crop_boxes`` defaults to the keypoints' framing (:func:`boxes_from_keypoints`), the
-    one framing that training and inference share.
+    ``crop_frames`` defaults to the landmark framing (axis-aligned: a dataset's crops
+    keep the faces' own tilt), cut by :mod:`skfkd._framing`, as every skfkd crop is.
     """
     bunch = Bunch(
         images=images,
@@ -97,9 +73,9 @@ def _face_bunch(images, keypoints, *, layout, descr, crop_size, crop_margin, cro
         **fields,
     )
     if crop_size is not None:
-        boxes = boxes_from_keypoints(keypoints, crop_margin) if crop_boxes is None else crop_boxes
-        crops = crop_faces_from_boxes(images, boxes, crop_size)
+        frames = frames_from_keypoints(keypoints, crop_margin) if crop_frames is None else crop_frames
+        crops = crop_photos(list(images), frames, crop_size)
         bunch.data = crops.reshape(len(crops), -1)
-        bunch.target = to_targets(keypoints_to_crop(keypoints, boxes, crop_size))
-        bunch.crop_boxes = boxes
+        bunch.target = to_targets(keypoints_to_crop(keypoints, frames, crop_size))
+        bunch.crop_frames = frames
     return bunch

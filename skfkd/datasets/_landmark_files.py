@@ -12,10 +12,10 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 from PIL import Image
 
-from skfkd._crop import DEFAULT_CROP_MARGIN, boxes_from_keypoints, square_boxes
-from skfkd._images import as_image_stack
+from skfkd._framing import DEFAULT_CROP_MARGIN, frames_from_boxes, landmark_boxes
+from skfkd._images import as_image_stack, read_photo
 from skfkd._layout import IBUG_68, KeypointLayout, to_keypoints
-from skfkd.datasets._base import _check_crop_options, _face_bunch, _read_image_file
+from skfkd.datasets._base import _check_crop_options, _face_bunch
 
 __all__ = ["load_dlib_xml", "load_landmark_folder", "save_dlib_xml", "save_landmark_folder"]
 
@@ -174,7 +174,7 @@ def load_landmark_folder(
         - ``sources``: the folder each photo came from, starting with ``path``'s name
           (``"lfpw68_train"``, ``"lfpw68_train/indoor"``), for grouped splits and for
           telling sources apart once datasets are concatenated;
-        - ``data``, ``target``, ``crop_boxes``: the crops as :func:`load_youtube_faces`
+        - ``data``, ``target``, ``crop_frames``: the crops as :func:`load_youtube_faces`
           frames them;
         - ``target_names``, ``layout``, ``DESCR``.
 
@@ -230,7 +230,7 @@ def load_landmark_folder(
     keypoints = np.empty((len(pairs), layout.n_keypoints, 2))
     for i, (photo, pts) in enumerate(pairs):
         keypoints[i] = _read_pts(pts, layout)
-        images[i] = _read_image_file(photo)
+        images[i] = read_photo(photo)
     relative = [photo.relative_to(root).as_posix() for photo, _ in pairs]
     top = root.resolve().name
     bunch = _face_bunch(
@@ -537,7 +537,7 @@ def load_dlib_xml(
             photo = path.parent / name
             if not photo.is_file():
                 raise FileNotFoundError(f"{where}: the photo {photo} is missing")
-            decoded[image_index] = _read_image_file(photo)
+            decoded[image_index] = read_photo(photo)
         images[i] = decoded[image_index]
     face_boxes = np.asarray([box for _, box, _ in faces], dtype=float)
     keypoints = np.stack([points for _, _, points in faces])
@@ -548,7 +548,7 @@ def load_dlib_xml(
         descr=XML_DESCR,
         crop_size=crop_size,
         crop_margin=crop_margin,
-        crop_boxes=square_boxes(face_boxes, crop_margin) if crop_from == "boxes" else None,
+        crop_frames=frames_from_boxes(face_boxes, crop_margin) if crop_from == "boxes" else None,
         filenames=np.asarray([handler.images[image][0] for image, _, _ in faces]),
         sources=np.full(len(faces), path.name),
         face_boxes=face_boxes,
@@ -605,7 +605,7 @@ def save_dlib_xml(images, keypoints, path, *, filenames=None, boxes=None, image_
     """
     images, keypoints, filenames = _check_writer_input(images, keypoints, filenames, image_shape)
     if boxes is None:
-        boxes = boxes_from_keypoints(keypoints, margin=0.0)
+        boxes = landmark_boxes(keypoints)
     boxes = np.asarray(boxes, dtype=float)
     if boxes.shape != (len(keypoints), 4) or not np.isfinite(boxes).all():
         raise ValueError(f"boxes need finite values of shape ({len(keypoints)}, 4); got shape {boxes.shape}")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from skfkd._crop import DEFAULT_CROP_MARGIN
+from skfkd._framing import DEFAULT_CROP_MARGIN
+from skfkd._images import decode_photo
 from skfkd._layout import IBUG_68, to_keypoints
 from skfkd.datasets._base import (
     _check_crop_options,
-    _decode_image,
     _face_bunch,
     _missing_file_error,
     get_data_home,
@@ -38,8 +38,9 @@ duplicate frames and six rows whose landmarks lie slightly outside the photo.
 Crops: each face is cut along a square box centred on its landmarks' bounding box, whose
 side is that box's longer side grown by ``crop_margin`` on every side, converted to
 grayscale and resized to ``crop_size`` pixels (parts outside the photo repeat its edge).
-``crop_boxes`` holds ``[left, top, width, height]`` in photo pixels, which maps crop
-keypoints back to the photo.
+``crop_frames`` holds each crop's frame ``[centre_x, centre_y, side, angle]`` in photo
+pixels (angle 0: the crops keep the faces' own tilt), which maps crop keypoints back to the
+photo (:func:`skfkd.faces.uncrop_keypoints`).
 """
 
 
@@ -65,7 +66,7 @@ def load_youtube_faces(
         Which split to read.
     crop_size : int or None, default=96
         Side of the square grayscale face crops in ``data``. None skips cropping: the
-        Bunch then has no ``data``, ``target`` or ``crop_boxes``.
+        Bunch then has no ``data``, ``target`` or ``crop_frames``.
     crop_margin : float, default=0.1
         Margin around the landmarks' bounding box, as a fraction of its longer side, on
         every side of the crop.
@@ -84,7 +85,7 @@ def load_youtube_faces(
           sources apart once datasets are concatenated;
         - ``data``: ``(n, crop_size**2)`` uint8 grayscale face crops;
         - ``target``: ``(n, 136)`` landmarks in crop pixels;
-        - ``crop_boxes``: ``(n, 4)`` ``[left, top, width, height]`` of each crop;
+        - ``crop_frames``: ``(n, 4)`` ``[centre_x, centre_y, side, angle]`` of each crop;
         - ``target_names``, ``layout`` (:data:`skfkd.IBUG_68`), ``DESCR``.
 
     (data, target) : tuple if ``return_X_y`` is True
@@ -190,7 +191,7 @@ def _read_photos(folder, subset, filenames):
                     raise FileNotFoundError(
                         f"{zip_path} has no {member}, which {subset}_frames_keypoints.csv lists"
                     )
-                images[i] = _decode_image(archive.read(member), f"{zip_path}:{member}")
+                images[i] = decode_photo(archive.read(member), f"{zip_path}:{member}")
         return images
     image_folder = folder / subset
     if not image_folder.is_dir():
@@ -201,5 +202,5 @@ def _read_photos(folder, subset, filenames):
         photo = image_folder / name
         if not photo.is_file():
             raise FileNotFoundError(f"{photo} is missing, though {subset}_frames_keypoints.csv lists it")
-        images[i] = _decode_image(photo.read_bytes(), str(photo))
+        images[i] = decode_photo(photo.read_bytes(), str(photo))
     return images

@@ -1,90 +1,103 @@
-"""Crops from photos and keypoints back to photos: the one framing shared by the loaders
-(training) and :class:`~skfkd.faces.FaceLandmarker` (inference)."""
+"""Face crops from photos and keypoints back to photos, in the one framing that training
+and inference share (:mod:`skfkd._framing` owns it)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from skfkd._crop import (
+from skfkd._framing import (
     DEFAULT_CROP_MARGIN,
-    crop_faces_from_boxes,
+    DEFAULT_CROP_SIZE,
+    check_framing,
+    crop_photos,
+    frames_from_keypoints,
     keypoints_from_crop,
-    square_boxes,
 )
-from skfkd._layout import to_keypoints, to_targets
-from skfkd.faces._detect import _check_photo
+from skfkd._images import as_photo_list
+from skfkd._layout import resolve_layout, to_keypoints, to_targets
 
-__all__ = ["crop_faces", "uncrop_keypoints"]
-
-
-def _as_photos(images) -> list:
-    """A list of checked photos from a sequence (list, tuple, object array) or a stack."""
-    if isinstance(images, np.ndarray) and images.dtype != object:
-        if images.ndim not in (3, 4):
-            raise ValueError(
-                "images must be a sequence of photos, or a stack (n, h, w) or (n, h, w, c); "
-                f"got an array of shape {images.shape} (pass [photo] for a single photo)"
-            )
-    elif not isinstance(images, (list, tuple, np.ndarray)):
-        raise TypeError(
-            f"images must be a list of photos (pass [photo] for a single photo); got {type(images).__name__}"
-        )
-    return [_check_photo(image, f"image {i}") for i, image in enumerate(images)]
+__all__ = ["crop_faces", "landmark_frames", "uncrop_keypoints"]
 
 
-def crop_faces(images, boxes, *, size=96, margin=DEFAULT_CROP_MARGIN):
-    """Cut faces out of photos, framed as skfkd's training crops are framed.
+def landmark_frames(keypoints, *, margin=DEFAULT_CROP_MARGIN, align=True):
+    """The frames that skfkd cuts faces along, from their landmarks.
 
-    Each face box becomes a square crop box with the same centre whose side is the box's
-    longer side grown by ``margin`` of it on every side. Given the keypoints' bounding
-    boxes, this reproduces the crops of :func:`~skfkd.datasets.load_youtube_faces` and
-    :func:`~skfkd.datasets.load_landmark_folder` exactly.
+    A frame is a row ``[centre_x, centre_y, side, angle]`` in photo pixels: a square turned
+    by ``angle`` degrees. With ``align``, the angle is the tilt of the eye line (the
+    layout's ``interocular`` points: the outer eye corners of the 68-point layout, the
+    eye centres of the 15-point one) and the square holds the landmarks in those upright
+    coordinates; otherwise the square is the axis-aligned box of the landmarks. Either way
+    its side is the landmarks' longer extent grown by ``margin`` of it on every side.
+    :class:`FaceLandmarker` trains and refines on these frames.
 
     Parameters
     ----------
-    images : sequence of ndarray
+    keypoints : array-like of shape (n_faces, n_keypoints, 2) or (n_faces, 2 * n_keypoints)
+        Landmarks in photo pixels, NaN where not annotated.
+    margin : float, default=0.1
+        Margin around the landmarks, as a fraction of their longer extent.
+    align : bool, default=True
+        Turn the frames by the eye line; needs 15 or 68 keypoints (a built-in layout).
+
+    Returns
+    -------
+    frames : ndarray of shape (n_faces, 4)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfkd.faces import landmark_frames
+    >>> face = np.zeros((1, 68, 2))
+    >>> face[0, :, 0], face[0, :, 1] = np.linspace(0, 100, 68), np.linspace(0, 100, 68)
+    >>> landmark_frames(face, margin=0.0, align=False).round(1).tolist()
+    [[50.0, 50.0, 100.0, 0.0]]
+    """
+    keypoints = np.asarray(keypoints, dtype=float)
+    if keypoints.ndim == 2:
+        keypoints = to_keypoints(keypoints)
+    eyes = resolve_layout(None, keypoints.shape[1]).interocular if align else None
+    return frames_from_keypoints(keypoints, margin, eyes)
+
+
+def crop_faces(images, frames, *, size=DEFAULT_CROP_SIZE):
+    """Cut faces out of photos along their frames, as skfkd's training crops are cut.
+
+    Each frame (:func:`landmark_frames`) is turned upright and resampled to
+    ``size x size`` grayscale pixels with one affine warp; a frame much larger than the
+    crop is first shrunk with an area filter, and parts outside a photo repeat its edge.
+
+    Parameters
+    ----------
+    images : sequence of ndarray or file paths
         One photo per face (repeat a photo for each of its faces): grayscale, RGB or
-        RGBA, uint8, uint16 or float in [0, 1], any size.
-    boxes : array-like of shape (n_faces, 4)
-        Face boxes ``[left, top, width, height]`` in photo pixels.
+        RGBA; uint8, uint16 or float; any size.
+    frames : array-like of shape (n_faces, 4)
+        ``[centre_x, centre_y, side, angle]`` per face, in photo pixels and degrees.
     size : int, default=96
         Side of the square crops.
-    margin : float, default=0.1
-        Margin around each box, as a fraction of its longer side.
 
     Returns
     -------
     X : ndarray of shape (n_faces, size * size)
-        Grayscale uint8 crops in skfkd's ``X`` convention; parts outside a photo repeat
-        its edge.
-    crop_boxes : ndarray of shape (n_faces, 4)
-        The square boxes that were cut out: what :func:`uncrop_keypoints` needs.
+        Grayscale uint8 crops in skfkd's ``X`` convention.
 
     Examples
     --------
     >>> import numpy as np
     >>> from skfkd.faces import crop_faces
     >>> photo = np.zeros((200, 300, 3), dtype=np.uint8)
-    >>> X, crop_boxes = crop_faces([photo], [[100, 50, 80, 100]], size=48, margin=0.1)
-    >>> X.shape, crop_boxes.tolist()
-    ((1, 2304), [[80.0, 40.0, 120.0, 120.0]])
+    >>> photo[90:110, 130:150] = 255  # a white square centred on (139.5, 99.5)
+    >>> X = crop_faces([photo], [[139.5, 99.5, 40.0, 45.0]], size=40)
+    >>> X.shape, int(X.reshape(40, 40)[20, 20])
+    ((1, 1600), 255)
     """
-    photos = _as_photos(images)
-    if not isinstance(size, (int, np.integer)) or size < 8:
-        raise ValueError(f"size must be an int >= 8; got {size!r}")
-    boxes = (
-        np.asarray(boxes, dtype=float).reshape(-1, 4) if len(photos) == 0 else np.asarray(boxes, dtype=float)
-    )
-    if boxes.shape != (len(photos), 4):
-        raise ValueError(
-            f"boxes need shape ({len(photos)}, 4), one [left, top, width, height] per photo; got {boxes.shape}"
-        )
-    crop_boxes = square_boxes(boxes, margin)
-    crops = crop_faces_from_boxes(photos, crop_boxes, size)
-    return crops.reshape(len(crops), -1), crop_boxes
+    photos = as_photo_list(images)
+    check_framing(size, 0.0, "crop_faces")
+    crops = crop_photos(photos, frames, size)
+    return crops.reshape(len(crops), -1)
 
 
-def uncrop_keypoints(y, crop_boxes, *, size=96):
+def uncrop_keypoints(y, frames, *, size=DEFAULT_CROP_SIZE):
     """Map keypoints from crop pixels back to photo pixels.
 
     Parameters
@@ -92,8 +105,8 @@ def uncrop_keypoints(y, crop_boxes, *, size=96):
     y : array-like of shape (n_faces, 2 * n_keypoints) or (n_faces, n_keypoints, 2)
         Keypoints in crop pixels, such as a regressor's predictions on
         :func:`crop_faces`'s ``X``.
-    crop_boxes : array-like of shape (n_faces, 4)
-        The crop boxes :func:`crop_faces` returned.
+    frames : array-like of shape (n_faces, 4)
+        The frames the crops were cut along.
     size : int, default=96
         The crops' side.
 
@@ -105,14 +118,14 @@ def uncrop_keypoints(y, crop_boxes, *, size=96):
     Examples
     --------
     >>> from skfkd.faces import uncrop_keypoints
-    >>> uncrop_keypoints([[23.5, 23.5]], [[80.0, 40.0, 120.0, 120.0]], size=48).tolist()
+    >>> uncrop_keypoints([[23.5, 23.5]], [[140.0, 100.0, 120.0, 0.0]], size=48).tolist()
     [[140.0, 100.0]]
     """
     y = np.asarray(y, dtype=float)
     if y.ndim == 2:
-        return to_targets(keypoints_from_crop(to_keypoints(y), crop_boxes, size))
+        return to_targets(keypoints_from_crop(to_keypoints(y), frames, size))
     if y.ndim == 3 and y.shape[-1] == 2:
-        return keypoints_from_crop(y, crop_boxes, size)
+        return keypoints_from_crop(y, frames, size)
     raise ValueError(
         f"y must be (n_faces, 2 * n_keypoints) or (n_faces, n_keypoints, 2); got shape {y.shape}"
     )

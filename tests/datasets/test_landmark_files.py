@@ -6,7 +6,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from skfkd import IBUG_68, KAGGLE_15, KeypointLayout
-from skfkd._crop import boxes_from_keypoints, keypoints_from_crop
+from skfkd._framing import frames_from_keypoints, keypoints_from_crop, landmark_boxes
 from skfkd.datasets import (
     load_dlib_xml,
     load_landmark_folder,
@@ -121,8 +121,8 @@ def test_folder_crops_use_the_youtube_framing(tmp_path):
     points = _keypoints(0, n=2, low=8, high=30)
     save_landmark_folder([_photo(0), _photo(1)], points, tmp_path)
     faces = load_landmark_folder(tmp_path, crop_size=24, crop_margin=0.2)
-    np.testing.assert_allclose(faces.crop_boxes, boxes_from_keypoints(faces.keypoints, 0.2))
-    back = keypoints_from_crop(faces.target.reshape(2, 68, 2), faces.crop_boxes, 24)
+    np.testing.assert_allclose(faces.crop_frames, frames_from_keypoints(faces.keypoints, 0.2))
+    back = keypoints_from_crop(faces.target.reshape(2, 68, 2), faces.crop_frames, 24)
     np.testing.assert_allclose(back, points, atol=1e-9)
     X, y = load_landmark_folder(tmp_path, crop_size=24, crop_margin=0.2, return_X_y=True)
     np.testing.assert_array_equal(X, faces.data)
@@ -168,7 +168,7 @@ def test_dlib_xml_box_framing_keeps_faces_without_parts(tmp_path):
     with pytest.warns(UserWarning, match="no part to frame"), pytest.raises(ValueError, match="no face"):
         load_dlib_xml(tmp_path / "f.xml")
     faces = load_dlib_xml(tmp_path / "f.xml", crop_from="boxes", crop_margin=0.0, crop_size=16)
-    np.testing.assert_array_equal(faces.crop_boxes, [[5, -1, 20, 20]])  # squared about the centre
+    np.testing.assert_array_equal(faces.crop_frames, [[15, 9, 20, 0]])  # squared about the centre
     assert np.isnan(faces.target).all()
 
 
@@ -350,7 +350,7 @@ def test_dlib_xml_writes_several_faces_of_one_photo_in_one_image(tmp_path):
     assert file.read_text().count("<image ") == 1
     faces = load_dlib_xml(file, crop_size=None)
     np.testing.assert_array_equal(faces.keypoints, points)
-    np.testing.assert_array_equal(faces.face_boxes, np.rint(boxes_from_keypoints(points, 0.0)))
+    np.testing.assert_array_equal(faces.face_boxes, np.rint(landmark_boxes(points)))
 
 
 # ----------------------------------------------------------------- real data

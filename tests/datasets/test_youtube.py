@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from skfkd import IBUG_68, to_keypoints
-from skfkd._crop import keypoints_from_crop
+from skfkd._framing import keypoints_from_crop
 from skfkd.datasets import load_youtube_faces
 
 
@@ -60,8 +60,8 @@ def test_reads_photos_landmarks_and_identities(tmp_path, extracted):
         np.testing.assert_array_equal(faces.keypoints[i], _landmarks(i))
     assert faces.data.shape == (3, 32 * 32) and faces.data.dtype == np.uint8
     assert faces.target.shape == (3, 136) and faces.layout is IBUG_68
-    # Crop coordinates map back onto the photo coordinates through the crop boxes.
-    back = keypoints_from_crop(to_keypoints(faces.target), faces.crop_boxes, 32)
+    # Crop coordinates map back onto the photo coordinates through the crop frames.
+    back = keypoints_from_crop(to_keypoints(faces.target), faces.crop_frames, 32)
     np.testing.assert_allclose(back, faces.keypoints, atol=1e-9)
 
 
@@ -75,7 +75,7 @@ def test_the_test_subset_and_return_X_y(tmp_path):
 
 def test_crop_size_none_skips_crops(tmp_path):
     faces = load_youtube_faces(_write_dataset(tmp_path, NAMES), crop_size=None)
-    assert "data" not in faces and "crop_boxes" not in faces and faces.keypoints.shape == (3, 68, 2)
+    assert "data" not in faces and "crop_frames" not in faces and faces.keypoints.shape == (3, 68, 2)
     with pytest.raises(ValueError, match="return_X_y=True needs crops"):
         load_youtube_faces(tmp_path, crop_size=None, return_X_y=True)
 
@@ -141,7 +141,7 @@ def test_csv_without_rows_is_rejected(tmp_path):
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="subset must be one of"):
         load_youtube_faces(tmp_path, subset="validation")
-    with pytest.raises(ValueError, match="crop_size must be"):
+    with pytest.raises(ValueError, match="'crop_size' parameter of the loader must be an int in the range"):
         load_youtube_faces(tmp_path, crop_size=2)
 
 

@@ -129,9 +129,7 @@ def test_a_stored_landmarker_parameter_that_would_hang_predict_is_refused(tmp_pa
 
     faces = make_faces(20, random_state=0)
     photos, keypoints = list(faces.data.reshape(-1, 96, 96)), faces.target.reshape(-1, 15, 2)
-    landmarker = FaceLandmarker(MeanKeypointRegressor(), n_calibration=0, verify_faces=False).fit(
-        photos, keypoints
-    )
+    landmarker = FaceLandmarker(MeanKeypointRegressor(), n_calibration=0).fit(photos, keypoints)
     landmarker.n_refinements = 10**9  # as a crafted file would set it: skops sets attributes directly
     save_model(landmarker, tmp_path / "hang.skops")
     with pytest.raises(
