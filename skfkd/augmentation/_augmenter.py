@@ -37,6 +37,12 @@ class KeypointAugmenter(BaseEstimator):
     The regressor calls :meth:`augment_batch` on each training batch, on the training
     device; :meth:`fit_resample` augments numpy arrays for any other model.
 
+    In a pipeline, use imbalanced-learn's ``imblearn.pipeline.Pipeline``: it calls
+    ``fit_resample`` on the training data only (the augmenter changes ``y`` with ``X``,
+    which a transformer cannot), and passes test data through untouched. scikit-learn's
+    ``Pipeline`` refuses the augmenter ("All intermediate steps should be transformers"):
+    it is a sampler, not a transformer.
+
     Parameters
     ----------
     rotation : float, default=15

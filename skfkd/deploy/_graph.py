@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -28,31 +26,22 @@ class ImageScalerGraph(nn.Module):
 
 
 class KeypointGraph(nn.Module):
-    """What ``predict`` does, through the regressor's own torch code.
-
-    The regressor's ``_standardise``, inference network, ``_merge_mirrored`` (flip test)
-    and ``_unscale_targets`` are called, not copied, so that a change to them reaches the
-    export (checked against ``predict`` by the export and the tests).
+    """What ``predict`` does, from raw pixel rows to pixel keypoints: the pipeline's
+    :class:`~skfkd.preprocessing.ImageScaler` steps, then the regressor's own predict as
+    :func:`skfkd.neural.predict_module` gives it (standardisation, the folded network,
+    the flip test, the scale back to pixels), called, not copied, so that a change to
+    predict reaches the export (checked against ``predict`` by the export and the tests).
     """
 
     def __init__(self, regressor, scalers):
         super().__init__()
+        from skfkd.neural import predict_module
+
         self.scalers = nn.ModuleList(ImageScalerGraph(scaler) for scaler in scalers)
-        # A CPU copy of predict's network: the fitted model (perhaps on CUDA) stays as it is.
-        self.network = copy.deepcopy(regressor._inference_network()).to("cpu")
-        self.regressor = regressor  # a plain attribute, not a submodule
-        self.image_shape = tuple(int(side) for side in regressor.image_shape_)
-        self.flip_test = bool(regressor.flip_test)
+        self.predict = predict_module(regressor)
 
     def forward(self, images):
         rows = images.to(torch.float32)
         for scaler in self.scalers:
             rows = scaler(rows)
-        n = rows.shape[0]
-        batch = self.regressor._standardise(rows.reshape(n, *self.image_shape))
-        if self.flip_test:
-            batch = torch.cat([batch, torch.flip(batch, dims=[3])])  # one pass for both
-        scaled, _ = self.network(batch, reconstruct=False)
-        if self.flip_test:
-            scaled = self.regressor._merge_mirrored(scaled[:n], scaled[n:])
-        return self.regressor._unscale_targets(scaled)
+        return self.predict(rows)

@@ -98,13 +98,14 @@ def export_onnx(model, path, *, input_dtype="float32"):
     True
     """
     from skfkd.deploy._runtime import OnnxKeypointRegressor
-    from skfkd.faces import FaceLandmarker
 
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"input_dtype must be one of {INPUT_DTYPES}; got {input_dtype!r}")
     landmarker = None
-    if isinstance(model, FaceLandmarker):
-        _check_fitted(model, "regressor_", "the FaceLandmarker")
+    # A photo landmarker is told by what it does (predict_faces), not by its class: deploy
+    # sits below skfkd.faces, which loads its pretrained model through deploy.
+    if hasattr(model, "predict_faces"):
+        _check_fitted(model, "regressor_", f"the {type(model).__name__}")
         landmarker, model = model, model.regressor_
     regressor, scalers, steps = _unpack(model)
     torch = _require_exporter()

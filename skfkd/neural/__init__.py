@@ -1,6 +1,7 @@
 """The deep model: torch modules, the loss, and FacialKeypointRegressor (skorch)."""
 
 from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
+from skfkd.neural._inference import predict_module
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
 from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder, LocalRefinement
 from skfkd.neural._regressor import FacialKeypointRegressor
@@ -16,6 +17,7 @@ __all__ = [
     "LocalRefinement",
     "masked_keypoint_loss",
     "masked_mse",
+    "predict_module",
     "regressor_from_state",
     "regressor_to_state",
 ]

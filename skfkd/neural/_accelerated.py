@@ -11,7 +11,7 @@ from skorch.hf import AccelerateMixin
 from skorch.history import DistributedHistory
 
 from skfkd.neural._callbacks import ProgressBar
-from skfkd.neural._data import MIN_TRAINING_BATCH, BatchIterator, batch_bounds
+from skfkd.neural._data import MIN_TRAINING_BATCH, BatchIterator, ImageRows, batch_bounds
 from skfkd.neural._modules import KeypointAutoencoder
 from skfkd.neural._regressor import FacialKeypointRegressor
 
@@ -281,8 +281,16 @@ class AcceleratedFacialKeypointRegressor(AccelerateMixin, FacialKeypointRegresso
 
     def get_iterator(self, dataset, training=False):
         # Not AccelerateMixin's: it prepares DataLoaders, and these batches are cut from
-        # tensors (see _ShardedBatchIterator).
+        # tensors (see _ShardedBatchIterator). predict runs whole in each process (and in a
+        # loaded model, which keeps no accelerator).
+        if isinstance(dataset, ImageRows) or self.accelerator is None:
+            return BatchIterator(self, dataset, training)
         return _ShardedBatchIterator(self, dataset, training)
+
+    def evaluation_step(self, batch, training=False):
+        # predict's batches are not sharded (each process predicts everything, see
+        # get_iterator): nothing to gather from the other processes, unlike AccelerateMixin.
+        return super(AccelerateMixin, self).evaluation_step(batch, training=training)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if not self._distributed:
@@ -301,7 +309,7 @@ class AcceleratedFacialKeypointRegressor(AccelerateMixin, FacialKeypointRegresso
         # Torch averages the processes' gradients; weigh each process's means by its
         # share of the step's annotated coordinates (keypoint term) and images (the rest),
         # so that the average is the gradient of the loss on the whole step.
-        keypoints, _ = y_pred
+        keypoints = y_pred[0] if isinstance(y_pred, tuple) else y_pred
         keypoint_loss = super().get_loss((keypoints, None), y_true, X=X, training=training)
         counts = torch.stack([(~torch.isnan(y_true)).sum(), torch.tensor(len(y_true), device=y_true.device)])
         totals = self.accelerator.reduce(counts.float(), reduction="sum")

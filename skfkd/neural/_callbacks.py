@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
 from skorch.callbacks import ProgressBar as SkorchProgressBar
 
 NON_FINITE_HINT = (
@@ -44,13 +44,17 @@ class CosineLearningRate(Callback):
 
     Every ``fit``/``partial_fit`` call starts a fresh cycle, so continued training
     learns again instead of resuming at the end of a finished schedule, where the rate
-    is near zero.
+    is near zero. A skorch ``LRScheduler`` among the net's callbacks replaces it: this one
+    then leaves the rate alone.
     """
 
     def on_train_begin(self, net, **kwargs):
         self.first_epoch_ = len(net.history)
+        self.active_ = not any(isinstance(callback, LRScheduler) for _, callback in net.callbacks_)
 
     def on_epoch_begin(self, net, **kwargs):
+        if not self.active_:
+            return
         progress = (len(net.history) - 1 - self.first_epoch_) / max(net.max_epochs, 1)
         lr = net.lr * (0.01 + 0.99 * (1 + math.cos(math.pi * progress)) / 2)
         for group in net.optimizer_.param_groups:

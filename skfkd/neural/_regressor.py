@@ -1,33 +1,39 @@
-"""FacialKeypointRegressor: the keypoint autoencoder with the scikit-learn API (skorch)."""
+"""FacialKeypointRegressor: the keypoint autoencoder with the scikit-learn API (skorch).
+
+The estimator's behaviour: what it trains on, how it infers, fit and predict. Its skorch
+plumbing is in ``_setup.py``, its data hooks and input checks in ``_data.py``, its
+callbacks in ``_callbacks.py``, what predict computes in ``_inference.py``.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import re
-import signal
-import threading
-import warnings
-import weakref
 
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils.validation import _num_samples, check_array, check_is_fitted, validate_data
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetRegressor
 from skorch.dataset import ValidSplit
 
-from skfkd._images import as_image_stack, infer_image_shape
 from skfkd._layout import KeypointLayout, resolve_layout
-from skfkd._params import Interval, Real, StrOptions, check_params, non_negative_int, positive_int
+from skfkd._params import Interval, Real, StrOptions, non_negative_int, positive_int
 from skfkd.augmentation import KeypointAugmenter
 from skfkd.metrics import keypoint_r2_score
-from skfkd.neural._callbacks import CosineLearningRate, PatientEarlyStopping, ProgressBar, StopOnNonFinite
 from skfkd.neural._dask import dask_worker_fit
-from skfkd.neural._data import MIN_TRAINING_BATCH, BatchIterator, FaceTensors
+from skfkd.neural._data import FLOAT32_MAX, MIN_TRAINING_BATCH, DataHooks, ImageRows
+from skfkd.neural._inference import (
+    inference_network,
+    keypoints_of,
+    scale_targets,
+    target_size,
+    unscale_targets,
+)
+from skfkd.neural._interrupts import interrupts_deferred
 from skfkd.neural._loss import KeypointAutoencoderLoss
-from skfkd.neural._modules import KeypointAutoencoder, fold_batch_norm
+from skfkd.neural._modules import KeypointAutoencoder
+from skfkd.neural._setup import SkorchSetup
 
 __all__ = ["FacialKeypointRegressor"]
 
@@ -45,54 +51,7 @@ AUTO_AUGMENTATION = {
 }
 
 
-# Inference copies of fitted networks, by network: kept outside the estimator so that
-# predict leaves it unchanged (and pickles stay small), and gone with the network.
-_INFERENCE_NETWORKS = weakref.WeakKeyDictionary()
-
-
-# The devices a model can name: what torch calls them, plus "auto".
-_DEVICE_NAMES = re.compile(r"auto|cpu|cuda(:\d+)?|mps|xpu(:\d+)?")
-# Pixels beyond this overflow float32, the network's precision.
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def _callbacks_kind_ok(callbacks):
-    return (
-        callbacks is None
-        or isinstance(callbacks, list)
-        or (isinstance(callbacks, str) and callbacks == "disable")
-    )
-
-
-@contextlib.contextmanager
-def _interrupts_deferred():
-    """Hold Ctrl-C back until the block ends, then raise it.
-
-    The first optimizer a process builds makes torch import its compiler stack (some 800
-    modules, seconds); a KeyboardInterrupt in the middle of that import leaves modules
-    half-initialised, and every later training in the process fails. Outside the main
-    thread signals cannot be handled, and nothing changes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received and callable(previous):
-            previous(signal.SIGINT, received[0])
-
-
-class FacialKeypointRegressor(NeuralNetRegressor):
+class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
     """Facial keypoint regression with a CNN and an autoencoder bottleneck.
 
     A convolutional encoder compresses each face to a latent vector; a fully connected
@@ -149,14 +108,20 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         Names the keypoints; None picks the built-in layout of that size, and is only
         needed for ``flip_test`` and augmentation with flips.
     image_shape : (int, int) or None, default=None
-        Shape of the images when ``X`` is 2-D and not square.
+        Shape of the images when ``X`` is 2-D and not square. With ``layout``, it also
+        lets ``initialize()`` build the network before any data is seen, for skorch's
+        ``load_params``.
     max_epochs : int, default=120
         Training epochs (fewer if early stopping ends sooner; the learning rate
-        follows a cosine over ``max_epochs``). On held-out YouTube identities 120
+        follows a cosine over ``max_epochs``). 0 builds the network without training
+        it, as skorch does, for ``load_params``. On held-out YouTube identities 120
         measured better than 60 (NME 4.16% against 4.32%), with the training still
         improving at the end, so more epochs may still help if you have the time.
     lr : float, default=2e-3
-        Peak learning rate of AdamW, annealed with a cosine schedule.
+        Peak learning rate of AdamW, annealed to 1% of it over ``max_epochs`` by the
+        default callback ``"lr_schedule"`` (a cosine, restarted by every ``fit`` and
+        ``partial_fit`` call). A skorch ``LRScheduler`` of your own in ``callbacks``
+        replaces it; ``callbacks__lr_schedule=None`` keeps the rate constant.
     batch_size : int, default=64
     weight_decay : float, default=1e-4
         AdamW weight decay.
@@ -199,6 +164,21 @@ class FacialKeypointRegressor(NeuralNetRegressor):
     augmentation_ : KeypointAugmenter or None
         The fitted copy of ``augmentation`` used in training.
 
+    Notes
+    -----
+    The regressor follows skorch's hooks: ``get_dataset`` holds the training faces as
+    tensors (a skorch ``Dataset`` with ``X`` and ``y``, so ``EpochScoring`` with
+    :func:`skfkd.metrics.nme_scorer` scores the validation split in pixels),
+    ``get_iterator`` cuts and augments batches on the training device (a last batch of
+    one face joins the one before: batch norm needs two), ``infer`` runs the
+    batch-norm-folded network (and the flip test) in evaluation, and ``predict`` is
+    skorch's ``predict_proba`` scaled back to pixels. ``Checkpoint``, ``LoadInitState``,
+    ``warm_start``, ``initialize()`` then ``load_params`` work as skorch documents them;
+    ``save_params`` stores the network, not the input statistics of
+    ``standardize="dataset"`` (``image``, the default, needs none). Ctrl-C during ``fit``
+    ends training at the current batch and returns (skorch's behaviour) with the best
+    weights so far when early stopping is on.
+
     Examples
     --------
     >>> from skfkd import FacialKeypointRegressor
@@ -214,7 +194,7 @@ class FacialKeypointRegressor(NeuralNetRegressor):
     _parameter_constraints = {
         "module": [type, torch.nn.Module],
         "latent_dim": [positive_int],
-        "autoencoder_weight": [Interval(Real, 0, _FLOAT32_MAX, closed="both")],
+        "autoencoder_weight": [Interval(Real, 0, FLOAT32_MAX, closed="both")],
         "keypoint_loss": [StrOptions({"l1", "mse", "smooth_l1", "wing"})],
         "standardize": [StrOptions({"image", "dataset"})],
         "augmentation": [StrOptions({"auto"}), KeypointAugmenter, None],
@@ -224,9 +204,9 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         "criterion": [type, torch.nn.Module],
         "optimizer": [callable],
         "max_epochs": [non_negative_int],
-        "lr": [Interval(Real, 0, _FLOAT32_MAX, closed="right")],
+        "lr": [Interval(Real, 0, FLOAT32_MAX, closed="right")],
         "batch_size": [positive_int],
-        "weight_decay": [Interval(Real, 0, _FLOAT32_MAX, closed="both")],
+        "weight_decay": [Interval(Real, 0, FLOAT32_MAX, closed="both")],
         "patience": [positive_int],
         "train_split": [callable, None],
         "device": [str, torch.device, None],
@@ -292,258 +272,34 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         self.patience = patience
         self.random_state = random_state
 
-    def _get_param_names(self):
-        # skorch takes every attribute not ending in "_" for a parameter, private
-        # bookkeeping (_params_to_validate, _rng, _generator) included: clone would pass
-        # it to __init__, and get_params would show it.
-        return [name for name in super()._get_param_names() if not name.startswith("_")]
-
-    def _get_params_callbacks(self, deep=True):
-        # A callbacks value of the wrong kind is reported by fit, naming the parameter;
-        # get_params (which set_params and clone call) must not fail on it first.
-        if not _callbacks_kind_ok(self.callbacks):
-            return {}
-        return super()._get_params_callbacks(deep=deep)
-
-    def set_params(self, **params):
-        """Set parameters, including the augmenter's as ``augmentation__<name>``.
-
-        skorch routes ``module__*``, ``optimizer__*`` and the like itself; the nested
-        parameters of the ``augmentation`` estimator are routed here, so that
-        ``GridSearchCV`` can tune ``augmentation__rotation``.
-
-        Returns
-        -------
-        self : FacialKeypointRegressor
-        """
-        prefix = "augmentation__"
-        nested = {key[len(prefix) :]: params.pop(key) for key in list(params) if key.startswith(prefix)}
-        if "callbacks" in params and not _callbacks_kind_ok(params["callbacks"]):
-            # skorch builds the callbacks at once, and would fail on it with a TypeError;
-            # stored as it is, fit reports it, naming the parameter.
-            self.callbacks = params.pop("callbacks")
-        if params:
-            super().set_params(**params)
-        if nested:
-            if not isinstance(self.augmentation, KeypointAugmenter):
-                raise ValueError(
-                    f"cannot set {sorted(nested)} on augmentation={self.augmentation!r}; "
-                    "pass augmentation=KeypointAugmenter(...) first"
-                )
-            self.augmentation.set_params(**nested)
-        return self
-
-    # -- skorch components -------------------------------------------------------
-
-    @property
-    def _default_callbacks(self):
-        # The list must not depend on parameter values: skorch builds it inside
-        # get_params, which sklearn calls with arbitrary values; each callback reads the
-        # parameters it needs when training starts.
-        return [
-            *super()._default_callbacks,
-            ("stop_on_non_finite", StopOnNonFinite()),
-            ("lr_schedule", CosineLearningRate()),
-            ("early_stopping", PatientEarlyStopping()),
-            ("progress_bar", ProgressBar()),
-        ]
-
-    def _build_module(self):
-        """The network that the parameters and the fitted data shape describe (on torch's
-        default device: a model file's weights are checked against one built on "meta")."""
-        params = self.get_params_for("module")
-        params.update(image_shape=self.image_shape_, n_outputs=self.n_outputs_, latent_dim=self.latent_dim)
-        return self.initialized_instance(self.module, params)
-
-    def initialize_module(self):
-        self.module_ = self._build_module().to(self.device_).to(memory_format=torch.channels_last)
-        return self
-
-    def initialize_criterion(self):
-        params = self.get_params_for("criterion")
-        params.setdefault("autoencoder_weight", self.autoencoder_weight)
-        params.setdefault("keypoint_loss", self.keypoint_loss)
-        self.criterion_ = self.initialized_instance(self.criterion, params).to(self.device_)
-        return self
-
-    def initialize_optimizer(self, triggered_directly=None):
-        params = self.get_params_for("optimizer")
-        params.setdefault("weight_decay", self.weight_decay)
-        params.setdefault("lr", self.lr)
-        self.optimizer_ = self.optimizer(self.module_.parameters(), **params)
-        return self
-
-    def initialize(self):
-        # The resolved device lives in ``device_``; ``device`` keeps what the user asked.
-        self.device_ = _resolve_device(self.device)
-        with _interrupts_deferred():
-            return super().initialize()
-
-    def _initialize_for_inference(self):
-        """Initialise everything but the optimizer, which prediction never uses and whose
-        first construction in a process costs seconds (torch imports its compiler stack
-        then); training builds it when it starts. On a machine without CUDA, a model that
-        names CUDA is placed on the CPU, as an unpickled one is."""
-        self.device_ = _resolve_device(self.device)
-        if str(self.device_).startswith("cuda") and not torch.cuda.is_available():
-            self.device_ = "cpu"
-        requested, self.device = self.device, self.device_
-        try:
-            self._initialize_virtual_params()
-            self._initialize_callbacks()
-            self._initialize_module()
-            self._initialize_criterion()
-            self._initialize_history()
-        finally:
-            self.device = requested
-        self.initialized_ = True
-        return self
-
-    @contextlib.contextmanager
-    def _skorch_sees_resolved_device(self):
-        """skorch places modules on ``self.device``, which may say "auto" here: show it the
-        resolved device while it builds them (in initialize, and in set_params on a fitted
-        model, which rebuilds the module)."""
-        requested = self.device
-        self.device = _resolve_device(requested)
-        try:
-            yield
-        finally:
-            self.device = requested
-
-    def _initialize_module(self, reason=None):
-        with self._skorch_sees_resolved_device():
-            return super()._initialize_module(reason=reason)
-
-    def _initialize_criterion(self, reason=None):
-        with self._skorch_sees_resolved_device():
-            return super()._initialize_criterion(reason=reason)
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        if dataset_valid is not None and len(dataset_train) < MIN_TRAINING_BATCH:
-            warnings.warn(
-                f"{len(X)} samples are too few for a validation split (it would leave "
-                f"{len(dataset_train)} to train on); training on all of them, without early stopping",
-                UserWarning,
-                stacklevel=2,
-            )
-            return X, None
-        return dataset_train, dataset_valid
-
-    def __setstate__(self, state):
-        # Unpickle onto the device the model trained on, or the CPU where that is absent.
-        requested = state["device"]
-        state["device"] = state.get("device_", "cpu")
-        super().__setstate__(state)
-        self.device_ = str(self.device)  # skorch may hand back a torch.device
-        self.device = requested
-
-    def get_iterator(self, dataset, training=False):
-        return BatchIterator(self, dataset, training)
-
-    def _autocast(self):
-        if str(self.device_).startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    # -- skorch's data and step hooks ------------------------------------------------
 
     def infer(self, x, **fit_params):
-        reconstruct = self.module_.training and bool(self.autoencoder_weight)
+        """Training: the network's keypoints and reconstruction. Evaluation (validation
+        and predict): the batch-norm-folded network's keypoints, with the flip test."""
+        x = x.to(self.device_, non_blocking=True)
         with self._autocast():
-            return self.module_(x, reconstruct=reconstruct, **fit_params)
+            if self.module_.training:
+                return self.module_(x, reconstruct=bool(self.autoencoder_weight), **fit_params)
+            # A network wrapped for data-parallel training evaluates as it is.
+            plain = not isinstance(self.module_, torch.nn.parallel.DistributedDataParallel)
+            network = inference_network(self.module_) if plain else self.module_
+            channels_last = len(x) > 1 and not str(self.device_).startswith("cuda")
+            # The keypoints alone, which skorch's predict_proba and its caching take as they are.
+            return keypoints_of(network, x, self._flip_permutation(), channels_last)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        return self.criterion_(y_pred, y_true, X)
+        if not isinstance(y_pred, tuple):  # evaluation gives keypoints without a reconstruction
+            y_pred = (y_pred, None)
+        size = target_size(self.image_shape_, self.n_outputs_)
+        return self.criterion_(y_pred, scale_targets(y_true, size), X)
 
-    # -- data ----------------------------------------------------------------------
-
-    def _scale_targets(self, targets):
-        """Pixels to [-1, 1]: image edges map to -1 and 1, pixel centres sit at integers."""
-        size = self._target_size.to(targets.device)
-        return (targets + 0.5) / size * 2 - 1
-
-    def _unscale_targets(self, scaled):
-        """[-1, 1] back to pixels (torch tensors in, torch tensors out)."""
-        return (scaled + 1) / 2 * self._target_size.to(scaled.dtype) - 0.5
-
-    @property
-    def _target_size(self):
-        height, width = self.image_shape_
-        return torch.tensor([width, height], dtype=torch.float32).repeat(self.n_outputs_ // 2)
-
-    def _validate_X(self, X, reset):
-        X = np.asarray(X) if not hasattr(X, "shape") else X
-        if getattr(X, "ndim", None) == 3:
-            stack = check_array(X, allow_nd=True, dtype=(np.float32, np.float64), ensure_all_finite=True)
-            X = stack.reshape(len(stack), -1)
-            image_shape = stack.shape[1:]
-        else:
-            image_shape = None
-        X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), ensure_min_samples=1)
-        if X.dtype == np.float64 and np.abs(X).max(initial=0) > _FLOAT32_MAX:
-            value = X.flat[np.argmax(np.abs(X))]
-            raise ValueError(
-                f"X holds the pixel value {value:.4g}, beyond the range of float32 (about ±3.4e38), in which "
-                "the network computes; scale the images first (skfkd.preprocessing.ImageScaler)"
-            )
-        if reset:
-            self.image_shape_ = image_shape or infer_image_shape(X.shape[1], self.image_shape)
-        elif image_shape is not None and image_shape != tuple(self.image_shape_):
-            raise ValueError(f"X holds {image_shape} images but the model was fitted on {self.image_shape_}")
-        return as_image_stack(X, self.image_shape_)
-
-    def _validate_y(self, y, n_samples, *, require_every_column=True):
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None; "
-                "pass keypoints (NaN where not annotated)"
-            )
-        y = check_array(y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan", input_name="y")
-        if y.ndim != 2 or y.shape[1] % 2:
-            raise ValueError(
-                f"y must be (n_samples, 2 * n_keypoints) with x, y columns per keypoint; got shape {y.shape}"
-            )
-        if len(y) != n_samples:
-            raise ValueError(f"X has {n_samples} samples but y has {len(y)}")
-        if np.isinf(y).any():
-            raise ValueError("y contains infinity; use NaN for unannotated coordinates")
-        empty = np.flatnonzero(np.isnan(y).all(axis=0))
-        if require_every_column and len(empty):
-            raise ValueError(
-                f"y columns {empty[:10].tolist()} have no annotated value; the model cannot learn them"
-            )
-        return y
-
-    def _to_tensor_images(self, images):
-        # Writable as well as contiguous: torch warns on read-only arrays (joblib's
-        # memory-mapped inputs in parallel model selection), which only those copy.
-        images = np.require(images, dtype=np.float32, requirements=["C", "W"])
-        return self._standardise(torch.from_numpy(images))
-
-    def _standardise(self, images):
-        """Raw pixels ``(n, h, w)`` (float32 tensor) to the network's input ``(n, 1, h, w)``.
-
-        Pure torch: :func:`skfkd.deploy.export_onnx` traces it into the ONNX graph.
-        """
-        if self.standardize == "dataset":
-            return ((images - self.input_mean_) / self.input_std_).unsqueeze(1)
-        # In float64: squares of large float32 pixels (above ~1e19) overflow float32.
-        images = images.to(torch.float64)
-        centred = images - images.mean(dim=(1, 2), keepdim=True)
-        spread = centred.square().mean(dim=(1, 2), keepdim=True).sqrt()
-        # A (nearly) constant image has no spread to divide by: it stays (nearly) zero
-        # rather than having its rounding noise blown up.
-        return (centred / spread.clamp_min(1e-3 * self.input_std_)).to(torch.float32).unsqueeze(1)
-
-    def _seeded(self):
-        """Run the block with torch's global generators seeded from ``random_state``."""
-        if self.random_state is None:
-            return contextlib.nullcontext()
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(devices=devices))
-        torch.manual_seed(int(self._rng.randint(2**31 - 1)))
-        return stack
+    def _flip_permutation(self):
+        if not self.flip_test:
+            return None
+        if self.layout_ is None or not self.layout_.flip_pairs:
+            raise ValueError("flip_test=True needs a layout with left/right flip pairs")
+        return torch.as_tensor(self.layout_.flip_permutation)
 
     # -- the sklearn API -------------------------------------------------------------
 
@@ -578,16 +334,6 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         """
         return self._fit(X, y, **fit_params)
 
-    def _check_parameters(self):
-        """Check every parameter against ``_parameter_constraints`` (skorch's own
-        ``_validate_params`` checks the prefixed ones)."""
-        check_params(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
-        device = self.device
-        if isinstance(device, str) and not _DEVICE_NAMES.fullmatch(device):
-            raise ValueError(
-                f"device must be 'auto', 'cpu', 'cuda', 'cuda:<n>', 'mps' or 'xpu'; got {device!r}"
-            )
-
     def _fit(self, X, y, **fit_params):
         self._check_parameters()
         fresh = not self.initialized_
@@ -602,15 +348,17 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         # Continued training may see unlabelled faces only; a fresh fit must see every column.
         y = self._validate_y(y, len(images), require_every_column=fresh)
         if fresh:
-            self.n_outputs_ = y.shape[1]
-            self.layout_ = self._resolve_layout()
+            layout = self._resolve_layout(y.shape[1])
+            if self.flip_test and (layout is None or not layout.flip_pairs):  # said before training
+                raise ValueError("flip_test=True needs a layout with left/right flip pairs")
+            self.n_outputs_, self.layout_ = y.shape[1], layout
             self.input_mean_ = float(images.mean())
             # A blank training set has no spread; 1 keeps the scaling finite.
             self.input_std_ = float(images.std()) or 1.0
             self._rng = check_random_state(self.random_state)
         elif y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[1]} columns but the model was fitted on {self.n_outputs_}")
-        if fresh:
+        if fresh or not hasattr(self, "augmentation_"):
             # A fitted copy, so the user's augmenter (and a grid search's) stays untouched.
             self.augmentation_ = self._build_augmentation()
             if self.augmentation_ is not None:
@@ -624,14 +372,10 @@ class FacialKeypointRegressor(NeuralNetRegressor):
                 if fresh:
                     self.initialize()
                 elif not hasattr(self, "optimizer_"):  # loaded for inference; now it trains
-                    with _interrupts_deferred():
+                    with interrupts_deferred():
                         self._initialize_optimizer()
-                device = self.device_ if str(self.device_).startswith("cuda") else "cpu"
-                dataset = FaceTensors(
-                    self._to_tensor_images(images).to(device),
-                    torch.as_tensor(y, dtype=torch.float32).to(device),
-                )
-                super().partial_fit(dataset, None, **fit_params)
+                with self._skorch_sees_resolved_device():
+                    super().partial_fit(images, y, **fit_params)
         except FloatingPointError as error:
             if weights_before is None:
                 self._forget_fit()
@@ -651,17 +395,13 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         """A fresh augmenter for training, so the user's (and a grid search's) stays untouched."""
         if self.augmentation is None:
             return None
-        if isinstance(self.augmentation, str) and self.augmentation == "auto":
+        if isinstance(self.augmentation, str):
             return KeypointAugmenter(**AUTO_AUGMENTATION)
-        if not isinstance(self.augmentation, KeypointAugmenter):
-            raise ValueError(
-                f"augmentation must be 'auto', None or a KeypointAugmenter; got {self.augmentation!r}"
-            )
         return clone(self.augmentation)
 
-    def _resolve_layout(self):
+    def _resolve_layout(self, n_outputs):
         try:
-            return resolve_layout(self.layout, self.n_outputs_ // 2)
+            return resolve_layout(self.layout, n_outputs // 2)
         except ValueError:
             if self.layout is not None:
                 raise
@@ -670,9 +410,10 @@ class FacialKeypointRegressor(NeuralNetRegressor):
     def predict(self, X):
         """Predict keypoints in pixels.
 
-        The images are checked, converted and predicted in batches of
-        ``batch_size_predict``, so memory beyond ``X`` and the result stays that of
-        one batch.
+        skorch's ``predict_proba`` (the network's outputs, through ``get_dataset``,
+        ``get_iterator`` and ``infer``) scaled back to pixels. The images are checked,
+        converted and predicted in batches of ``batch_size_predict``, so memory beyond
+        ``X`` and the result stays that of one batch.
 
         Parameters
         ----------
@@ -691,65 +432,20 @@ class FacialKeypointRegressor(NeuralNetRegressor):
         """
         check_is_fitted(self, "n_outputs_")
         self._check_parameters()
-        if self.flip_test and (self.layout_ is None or not self.layout_.flip_pairs):
-            raise ValueError("flip_test=True needs a layout with left/right flip pairs")
-        n_samples = _num_samples(X)
-        if n_samples == 0:
+        self._flip_permutation()  # a flip test without flip pairs says so before any work
+        if not isinstance(X, torch.utils.data.Dataset) and len(ImageRows(X)) == 0:
             self._validate_X(X, reset=False)  # sklearn's error for an empty X
-        network = self._inference_network()
-        predictions = np.empty((n_samples, self.n_outputs_))
-        for start in range(0, n_samples, self.batch_size_predict):
-            rows = _safe_indexing(X, slice(start, start + self.batch_size_predict))
-            images = self._to_tensor_images(self._validate_X(rows, reset=False))
-            scaled = self._predict_scaled(network, images)
-            if self.flip_test:
-                mirrored = self._predict_scaled(network, torch.flip(images, dims=[3]))
-                scaled = self._merge_mirrored(scaled, mirrored)
-            predictions[start : start + len(images)] = self._unscale_targets(scaled).numpy()
+        with torch.inference_mode(), self._skorch_sees_resolved_device():
+            scaled = torch.from_numpy(self.predict_proba(X))
+        predictions = unscale_targets(scaled, target_size(self.image_shape_, self.n_outputs_))
+        predictions = predictions.numpy().astype(np.float64)
         broken = ~np.isfinite(predictions).all(axis=1)
         if broken.any():
             raise FloatingPointError(
-                f"the network predicted NaN or infinity for {broken.sum()} of {n_samples} images (the first: "
-                f"row {np.flatnonzero(broken)[0]}); its weights or these inputs are not usable"
+                f"the network predicted NaN or infinity for {broken.sum()} of {len(predictions)} images (the "
+                f"first: row {np.flatnonzero(broken)[0]}); its weights or these inputs are not usable"
             )
         return predictions
-
-    def _merge_mirrored(self, scaled, mirrored):
-        """Average predictions ``(n, 2k)`` on images and on their mirror images.
-
-        The mirror image's points swap sides through the layout's flip pairs, and its x
-        coordinates change sign (x -> -x is the mirror in [-1, 1] coordinates).
-        """
-        mirrored = mirrored.unflatten(1, (-1, 2))[:, self.layout_.flip_permutation]
-        mirrored = mirrored * torch.tensor([-1.0, 1.0], dtype=mirrored.dtype)
-        return (scaled + mirrored.flatten(1)) / 2
-
-    def _predict_scaled(self, network, images):
-        outputs = []
-        with torch.inference_mode(), self._autocast():
-            for start in range(0, len(images), self.batch_size_predict):
-                batch = images[start : start + self.batch_size_predict].to(self.device_)
-                if len(batch) > 1:
-                    # channels_last pays for batches; one image is faster without the copy.
-                    batch = batch.contiguous(memory_format=torch.channels_last)
-                keypoints, _ = network(batch, reconstruct=False)
-                outputs.append(keypoints.float().cpu())
-        return torch.cat(outputs)
-
-    def _inference_network(self):
-        """The network for predict: an eval-mode copy with batch norm folded into the
-        convolutions (fewer passes over the feature maps), made again whenever the
-        weights change.
-
-        Training, ``load_params`` and ``load_state_dict`` all write the parameters and
-        buffers in place, which bumps their version counters, so the cache key sees them.
-        """
-        tensors = [*self.module_.parameters(), *self.module_.buffers()]
-        key = tuple((t.data_ptr(), t._version) for t in tensors)
-        cached = _INFERENCE_NETWORKS.get(self.module_)
-        if cached is None or cached[0] != key:
-            cached = _INFERENCE_NETWORKS[self.module_] = (key, fold_batch_norm(self.module_))
-        return cached[1]
 
     @property
     def batch_size_predict(self):

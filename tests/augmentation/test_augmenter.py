@@ -408,3 +408,26 @@ def test_defaults_are_documented_face_augmentations():
         "n_copies": 1,
         "random_state": None,
     }
+
+
+def test_in_an_imbalanced_learn_pipeline_it_augments_training_data_only():
+    from imblearn.pipeline import Pipeline as SamplerPipeline
+    from sklearn.pipeline import Pipeline
+
+    from skfkd.baselines import MeanKeypointRegressor
+
+    X, y = _data()
+    seen = []
+
+    class Recorder(MeanKeypointRegressor):
+        def fit(self, X, y, sample_weight=None):
+            seen.append(len(X))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    pipeline = SamplerPipeline(
+        [("augment", KeypointAugmenter(n_copies=2, random_state=0)), ("model", Recorder())]
+    )
+    assert pipeline.fit(X, y).predict(X).shape == y.shape
+    assert seen == [3 * len(X)]  # the originals and two augmented copies of each
+    with pytest.raises(TypeError, match="All intermediate steps should be transformers"):
+        Pipeline([("augment", KeypointAugmenter()), ("model", MeanKeypointRegressor())]).fit(X, y)

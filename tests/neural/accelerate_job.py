@@ -18,6 +18,7 @@ from skorch.dataset import ValidSplit
 
 from skfkd.datasets import make_faces
 from skfkd.neural import AcceleratedFacialKeypointRegressor, FacialKeypointRegressor
+from skfkd.neural._inference import scale_targets, target_size
 
 SMALL = {
     "module__widths": (8, 16, 16),
@@ -60,9 +61,10 @@ def gradient_check(accelerator, model, X, y):
     """One step, the processes' parts holding very different numbers of annotated
     coordinates: the averaged gradient against the gradient of the whole step in one process."""
     n = accelerator.num_processes
-    images = model._to_tensor_images(model._validate_X(X[: 4 * n], reset=False)).to(model.device_)
-    targets = model._scale_targets(torch.as_tensor(y[: 4 * n], dtype=torch.float32)).to(model.device_)
-    targets[:4, 2:] = float("nan")  # the first process's part: one annotated keypoint a face
+    images = model._images_for_network(X[: 4 * n]).to(model.device_)
+    pixels = torch.as_tensor(y[: 4 * n], dtype=torch.float32).to(model.device_)
+    pixels[:4, 2:] = float("nan")  # the first process's part: one annotated keypoint a face
+    targets = scale_targets(pixels, target_size(model.image_shape_, model.n_outputs_))
     part = slice(4 * accelerator.process_index, 4 * accelerator.process_index + 4)
 
     whole = copy.deepcopy(model.module_).eval()
@@ -80,7 +82,7 @@ def gradient_check(accelerator, model, X, y):
         model.module_.eval()  # batch norm from its running statistics: comparable parts
         model.module_.zero_grad()
         outputs = model.module_(images[part], reconstruct=True)
-        accelerator.backward(get_loss(model, outputs, targets[part], X=images[part], training=True))
+        accelerator.backward(get_loss(model, outputs, pixels[part], X=images[part], training=True))
         got = _gradient(model.module_)
         differences[name] = float((got - expected).abs().max() / expected.abs().max())
         model._unwrap_accelerator()
@@ -100,10 +102,7 @@ def main(out):
     recorder = _RecordBatches()
     model = _model(accelerator, augmentation=None, autoencoder_weight=0.5, callbacks=[("record", recorder)])
     model.fit(X, y)
-    seen = [
-        model._unscale_targets(torch.as_tensor(targets, dtype=torch.float64)).numpy()
-        for _, targets in recorder.batches_
-    ]
+    seen = [targets for _, targets in recorder.batches_]  # batches hold pixel targets
     rows = [[int(np.argmin(np.abs(y - face).sum(axis=1))) for face in batch] for batch in seen]
     results["samples"] = gather_object([rows])
     results["gradient"] = gradient_check(accelerator, model, X, y)

@@ -18,7 +18,7 @@ from skorch.callbacks import Callback
 from skfkd import FacialKeypointRegressor
 from skfkd.datasets import make_faces
 from skfkd.neural._data import batch_bounds
-from skfkd.neural._regressor import _interrupts_deferred
+from skfkd.neural._interrupts import interrupts_deferred
 
 TINY = {
     "module__widths": (4, 8, 8),
@@ -147,7 +147,7 @@ def test_ctrl_c_is_held_back_while_torch_imports_and_raised_after():
     reached = []
 
     def interrupted_block():
-        with _interrupts_deferred():
+        with interrupts_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             reached.append("the end of the block")
 

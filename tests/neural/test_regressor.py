@@ -17,6 +17,8 @@ from skfkd import KAGGLE_15, FacialKeypointRegressor
 from skfkd.datasets import make_faces
 from skfkd.metrics import keypoint_rmse
 from skfkd.neural import KeypointAutoencoder, masked_mse
+from skfkd.neural import _regressor as regressor_module
+from skfkd.neural._inference import scale_targets, standardise, target_size, unscale_targets
 
 # No augmentation unless a test asks for it: these tests check the training machinery.
 SMALL = {
@@ -62,9 +64,10 @@ def test_predictions_are_pixels_in_the_target_order(fitted, faces):
 
 def test_target_scaling_round_trips_and_maps_edges_to_unit_range(fitted):
     pixels = torch.tensor([[-0.5, -0.5, 31.5, 31.5, 15.5, 15.5]]).repeat(1, 5)
-    scaled = fitted._scale_targets(pixels)
+    size = target_size(fitted.image_shape_, fitted.n_outputs_)
+    scaled = scale_targets(pixels, size)
     np.testing.assert_allclose(scaled[0, :6], [-1, -1, 1, 1, 0, 0], atol=1e-6)
-    np.testing.assert_allclose(fitted._unscale_targets(scaled).numpy(), pixels.numpy(), atol=1e-5)
+    np.testing.assert_allclose(unscale_targets(scaled, size).numpy(), pixels.numpy(), atol=1e-5)
 
 
 def test_masked_mse_ignores_unannotated_coordinates():
@@ -80,7 +83,7 @@ def test_masked_mse_ignores_unannotated_coordinates():
 @pytest.mark.parametrize("weight", [0.0, 1.0])
 def test_unlabelled_rows_train_the_encoder_through_the_autoencoder_only(faces, weight):
     model = _small(autoencoder_weight=weight, max_epochs=1).fit(faces.data, faces.target)
-    images = model._to_tensor_images(faces.images[:16]).contiguous(memory_format=torch.channels_last)
+    images = model._images_for_network(faces.images[:16]).contiguous(memory_format=torch.channels_last)
     unlabelled = torch.full((16, 30), float("nan"))
     model.module_.train()
     model.module_.zero_grad()
@@ -126,27 +129,30 @@ def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(fitte
     # image: flip test-time augmentation must then return the truth exactly, which it
     # only does if the mirror, the relabelling and the scaling are composed correctly.
     model = clone(fitted).set_params(flip_test=True).fit(faces.data[:40], faces.target[:40])
-    images = model._to_tensor_images(faces.images[:8])
+    images = model._images_for_network(faces.images[:8])
     truth = faces.keypoints[:8]
     mirrored = truth[:, KAGGLE_15.flip_permutation].copy()
     mirrored[..., 0] = 31 - mirrored[..., 0]
+    size = target_size(model.image_shape_, model.n_outputs_)
 
-    def oracle(network, batch):
-        keypoints = truth if torch.equal(batch, images) else mirrored
-        assert torch.equal(batch, images) or torch.equal(batch, torch.flip(images, dims=[3]))
-        return model._scale_targets(torch.tensor(keypoints.reshape(8, -1), dtype=torch.float32))
+    def oracle(batch, reconstruct=False):
+        # The flip test passes the images and their mirror images in one batch.
+        assert torch.equal(batch[:8], images) and torch.equal(batch[8:], torch.flip(images, dims=[3]))
+        keypoints = np.concatenate([truth, mirrored]).reshape(16, -1)
+        return scale_targets(torch.tensor(keypoints, dtype=torch.float32), size), None
 
-    monkeypatch.setattr(model, "_predict_scaled", oracle)
+    monkeypatch.setattr(regressor_module, "inference_network", lambda module: oracle)
     np.testing.assert_allclose(model.predict(faces.data[:8]), faces.target[:8], atol=1e-4)
 
 
 def test_flip_test_needs_flip_pairs():
     rng = np.random.default_rng(0)
-    model = _small(max_epochs=1, flip_test=True).fit(
-        rng.uniform(size=(20, 16, 16)), rng.uniform(0, 15, (20, 6))
-    )
+    X, y = rng.uniform(size=(20, 16, 16)), rng.uniform(0, 15, (20, 6))
+    with pytest.raises(ValueError, match="flip_test=True needs a layout with left/right flip pairs"):
+        _small(max_epochs=1, flip_test=True).fit(X, y)  # said before training, not after
+    model = _small(max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="flip pairs"):
-        model.predict(rng.uniform(size=(2, 16, 16)))
+        model.set_params(flip_test=True).predict(rng.uniform(size=(2, 16, 16)))
 
 
 def test_reproducible_with_random_state(faces):
@@ -209,9 +215,9 @@ def _eval_forward(model, X):
     """Predictions straight from ``module_`` in eval mode, without predict's folded copy."""
     model.module_.eval()
     with torch.no_grad():
-        images = model._to_tensor_images(model._validate_X(X, reset=False))
+        images = model._images_for_network(X)
         keypoints, _ = model.module_(images, reconstruct=False)
-    return model._unscale_targets(keypoints).numpy()
+    return unscale_targets(keypoints, target_size(model.image_shape_, model.n_outputs_)).numpy()
 
 
 def test_predict_follows_the_weights_whenever_they_change(faces):
@@ -393,7 +399,9 @@ def test_standardize_dataset_uses_the_training_statistics(faces):
     model = _small(standardize="dataset", max_epochs=1).fit(faces.data, faces.target)
     X = faces.data[:6].astype(np.float64)
     assert not np.allclose(model.predict(X * 2), model.predict(X), atol=1e-3)
-    inputs = model._standardise(torch.as_tensor(faces.images[:6], dtype=torch.float32))
+    inputs = standardise(
+        torch.as_tensor(faces.images[:6], dtype=torch.float32), "dataset", model.input_mean_, model.input_std_
+    )
     expected = (faces.images[:6] - faces.data.mean()) / faces.data.std()
     np.testing.assert_allclose(inputs[:, 0].numpy(), expected, rtol=1e-4, atol=1e-4)
     with pytest.raises(
