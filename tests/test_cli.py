@@ -23,7 +23,11 @@ def test_demo_trains_and_compares_the_models_on_synthetic_faces(capsys):
     out = capsys.readouterr().out
     assert "240 training and 60 test faces" in out
     errors = dict(
-        re.findall(r"^(mean shape|PCA \+ ridge|FacialKeypointRegressor)\s+([\d.]+)", out, flags=re.M)
+        re.findall(
+            r"^(mean shape|PCA \+ ridge|FacialKeypointRegressor)(?: \(short run: 2 epochs\))?\s+([\d.]+)",
+            out,
+            flags=re.M,
+        )
     )
     assert set(errors) == {"mean shape", "PCA + ridge", "FacialKeypointRegressor"}
     # Looking at the pixels must beat predicting the average face.
@@ -96,7 +100,7 @@ def test_train_from_a_pts_folder_end_to_end(tmp_path, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "48 training and 12 held-out faces from pts (faces)" in out
-    assert re.search(r"crops framed on the landmarks\s+12\s", out)
+    assert re.search(r"crops framed on the landmarks \(photo px\)\s+12\s", out)
     landmarker = load_model(model)
     assert landmarker.n_keypoints_ == 68 and landmarker.detector == "yunet"
     # Photos where no face is found exit with their own status, after a clear message.
@@ -172,7 +176,7 @@ def test_predict_and_evaluate_report_bad_input(photo_model, tmp_path, capsys, yo
     save_landmark_folder(youtube_faces.images[:6], youtube_faces.keypoints[:6], tmp_path / "six")
     assert main(["evaluate", str(model), "--data", str(tmp_path / "six")]) == 0
     table = capsys.readouterr().out
-    assert re.search(r"crops framed on the landmarks\s+6\s", table)
+    assert re.search(r"crops framed on the landmarks \(photo px\)\s+6\s", table)
     assert re.search(r"faces found by the detector \(photo px\)\s+\d/6\s", table)
 
 
@@ -223,7 +227,7 @@ def test_a_decompression_bomb_photo_and_running_out_of_memory_exit_with_2(tmp_pa
     def out_of_memory(args):
         raise MemoryError
 
-    monkeypatch.setattr(sys.modules["skfkd.cli"], "_predict", out_of_memory)
+    monkeypatch.setattr(sys.modules["skfkd.cli._commands"], "predict", out_of_memory)
     parser_default = main(["predict", str(tmp_path / "bomb.png")])
     assert parser_default == 2 and "out of memory" in capsys.readouterr().err
 
@@ -238,3 +242,86 @@ def test_predict_chooses_the_detector_and_its_threshold(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "astronaut.png"), "--out", out, "--score-threshold", "0.99"]) == 3
     assert "no face found in" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "astronaut.png"), "--out", out, "--score-threshold", "2"]) == 2
+
+
+def test_version(capsys):
+    import skfkd
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"skfkd {skfkd.__version__}"
+
+
+def test_every_model_parameter_can_be_set_on_the_command_line(tmp_path, capsys):
+    out = tmp_path / "model.skops"
+    argv = ["train", "--data", "synthetic", "--n-samples", "120", "--out", str(out), "--max-epochs", "1"]
+    extra = [
+        "--lr",
+        "0.005",
+        "--batch-size",
+        "32",
+        "--latent-dim",
+        "16",
+        "--module__hidden_dim",
+        "24",
+        "--augmentation",
+        "None",
+    ]
+    assert main([*argv, *extra]) == 0
+    model = load_model(out)
+    assert (model.lr, model.batch_size, model.augmentation, model.max_epochs) == (0.005, 32, None, 1)
+    assert model.latent_dim == 16 and model.module_.head[0].out_features == 24
+    capsys.readouterr()
+    assert main([*argv, "--learning-rate", "0.1"]) == 2
+    assert (
+        "--learning_rate: not a parameter of FacialKeypointRegressor or FaceLandmarker"
+        in capsys.readouterr().err
+    )
+    assert main([*argv, "--lr", "-1"]) == 2  # checked against the regressor's constraints
+    assert "'lr' parameter of FacialKeypointRegressor" in capsys.readouterr().err
+
+
+def _youtube_folder(youtube_faces, folder, rows):
+    save_landmark_folder(youtube_faces.images[rows], youtube_faces.keypoints[rows], folder)
+    return folder
+
+
+def test_train_fine_tunes_the_pretrained_landmarker_and_pretrained_is_a_model_name(
+    youtube_faces, tmp_path, capsys
+):
+    from skfkd import load_pretrained
+
+    folder = _youtube_folder(youtube_faces, tmp_path / "faces", slice(0, 3462, 100))
+    out = tmp_path / "tuned.skops"
+    argv = ["train", "--data", str(folder), "--init", "pretrained", "--out", str(out), "--max-epochs", "1"]
+    assert main(argv) == 0
+    assert "Fine-tuning pretrained (max_epochs=1, lr=0.0002)" in capsys.readouterr().out
+    tuned, pretrained = load_model(out), load_pretrained()
+    np.testing.assert_array_equal(tuned.box_calibration_, pretrained.box_calibration_)
+    before = pretrained.regressor_.module_.head[-1].weight.detach().numpy()
+    assert not np.array_equal(tuned.regressor_.module_.head[-1].weight.detach().numpy(), before)
+    assert len(tuned.regressor_.history_) == len(pretrained.regressor_.history_) + 1
+    # "pretrained" names the shipped model wherever a model goes.
+    assert main(["evaluate", "pretrained", "--data", str(folder)]) == 0
+    assert re.search(r"faces found by the detector \(photo px\)\s+35/35", capsys.readouterr().out)
+
+
+def test_logs_are_plain_when_the_output_is_not_a_terminal(tmp_path):
+    argv = [
+        "train",
+        "--data",
+        "synthetic",
+        "--n-samples",
+        "100",
+        "--out",
+        str(tmp_path / "m.skops"),
+        "--max-epochs",
+        "2",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "skfkd", *argv], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "train_loss" in result.stdout  # the epoch log is there
+    logs = result.stdout + result.stderr
+    assert "\x1b[" not in logs and "\r" not in logs  # no colours, no progress bar redraws

@@ -84,11 +84,16 @@ class PatientEarlyStopping(EarlyStopping):
 
 
 class ProgressBar(SkorchProgressBar):
-    """skorch's per-epoch progress bar, shown only when ``net.verbose``."""
+    """skorch's per-epoch progress bar, shown only when ``net.verbose`` and ``show``
+    (``callbacks__progress_bar__show=False`` keeps a log free of its redraws)."""
+
+    def __init__(self, *args, show=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.show = show
 
     def on_epoch_begin(self, net, **kwargs):
         self.pbar_ = None
-        if net.verbose:
+        if net.verbose and self.show:
             super().on_epoch_begin(net, **kwargs)
 
     def on_batch_end(self, net, **kwargs):

@@ -86,7 +86,9 @@ def test_a_photo_landmarker_exported_to_onnx_predicts_as_before(tmp_path, capsys
     assert (
         main(["predict", str(onnx_path), str(tmp_path / "astronaut.png"), "--out", str(tmp_path / "x")]) == 2
     )
-    assert "holds a model for face crops (OnnxKeypointRegressor)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a OnnxKeypointRegressor, which predicts on face crops, not photos" in err
+    assert "predict with the OUT.skops file written beside it" in err
 
 
 def test_export_and_load_report_bad_input(tmp_path, capsys, exported):
