@@ -140,6 +140,7 @@ class HOGFeatures(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         features : ndarray of shape (n_samples, n_hog_features)
         """
         check_is_fitted(self)
+        self._validate_params()  # at use too: a model file may carry any value
         X, stacked_shape = self._flatten(X)
         if stacked_shape is not None and stacked_shape != self.image_shape_:
             raise ValueError(
