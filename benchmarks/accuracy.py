@@ -12,6 +12,7 @@ Usage::
     python benchmarks/accuracy.py --quick         # reduced, a few minutes
     python benchmarks/accuracy.py --suite augmentation   # CNN variants only
     python benchmarks/accuracy.py --suite mixed   # YouTube alone vs YouTube + LFPW
+    python benchmarks/accuracy.py --suite wild    # all four photo sources: recipe, default, PCA + ridge, dlib
 
 The ``mixed`` suite trains on the YouTube training identities alone and on those plus 80%
 of the LFPW photos (``load_landmark_folder``, split by file with ``ShuffleSplit``, seed 0),
@@ -245,7 +246,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer epochs and less data: a few minutes")
     parser.add_argument(
-        "--suite", choices=["main", "default", "augmentation", "autoencoder", "loss", "mixed"], default="main"
+        "--suite",
+        choices=["main", "default", "augmentation", "autoencoder", "loss", "mixed", "wild"],
+        default="main",
     )
     parser.add_argument("--epochs", type=int, default=None, help="override the regressor's max_epochs")
     parser.add_argument("--youtube", default=None, help="youtube_faces_68 folder (default: SKFKD_DATA)")
@@ -254,6 +257,11 @@ def main(argv=None):
     parser.add_argument("--no-youtube", action="store_true", help="skip the YouTube Faces table")
     args = parser.parse_args(argv)
     youtube = Path(args.youtube) if args.youtube else get_data_home() / "youtube_faces_68"
+    if args.suite == "wild":
+        from _wild import run_suite
+
+        run_suite(get_data_home(), args.quick, RESULTS)
+        return
     if args.suite == "mixed":
         lfpw = Path(args.lfpw) if args.lfpw else get_data_home() / "lfpw68_train"
         tables = mixed_sources(args, youtube, lfpw)

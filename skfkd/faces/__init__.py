@@ -9,6 +9,7 @@ from skfkd.faces._detect import Detections, detect_faces
 from skfkd.faces._framing import crop_faces, landmark_frames, uncrop_keypoints
 from skfkd.faces._landmarker import FaceLandmarker, Faces, match_faces
 from skfkd.faces._pretrained import load_pretrained, pretrained_model_card
+from skfkd.faces._recipes import wild_landmarker
 
 __all__ = [
     "Detections",
@@ -21,4 +22,5 @@ __all__ = [
     "match_faces",
     "pretrained_model_card",
     "uncrop_keypoints",
+    "wild_landmarker",
 ]

@@ -1,0 +1,165 @@
+"""Levers for the in-the-wild landmarker, measured on a tuning split inside the training parts.
+
+Every source's training part (benchmarks/_sources.py; the held-out parts are never read
+here) is split again, 80/20 by the same grouping (identity for YouTube, photo for the
+300-W sources), seed 1; each lever trains a FaceLandmarker on the 80% and reports the NME
+(outer inter-ocular) of its regressor on the other 20%, framed on the true landmarks as
+the landmarker frames them, per source and pooled over LFPW, HELEN and AFW.
+
+    python benchmarks/wild_levers.py --epochs 30 baseline mirror size128 ...
+
+Appends one row per lever to benchmarks/results/wild_levers.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import GroupShuffleSplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import environment_lines, markdown_table  # noqa: E402
+from _sources import IN_THE_WILD, SOURCES, split_source  # noqa: E402
+
+from skfkd import IBUG_68, FacialKeypointRegressor, to_targets  # noqa: E402
+from skfkd.augmentation import KeypointAugmenter  # noqa: E402
+from skfkd.datasets import get_data_home, mirror_faces  # noqa: E402
+from skfkd.faces import FaceLandmarker, crop_faces, landmark_frames, uncrop_keypoints  # noqa: E402
+from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# name: (sources trained on, mirrored copies of the 300-W faces, crop size, augmentation,
+# repeats of the 300-W faces, regressor parameters)
+WIDE = {"module__widths": (32, 64, 128, 192, 256), "module__depths": (1, 1, 2, 2, 1)}
+LEVERS = {
+    "baseline": (SOURCES, False, 96, "auto", 1, {}),
+    "mirror": (SOURCES, True, 96, "auto", 1, {}),
+    "size128": (SOURCES, True, 128, "auto", 1, {}),
+    "wild_only": (IN_THE_WILD, True, 96, "auto", 1, {}),
+    "strong_aug": (SOURCES, True, 96, "strong", 1, {}),
+    "weight_wild": (SOURCES, True, 96, "auto", 2, {}),
+    "wide": (SOURCES, True, 96, "auto", 1, WIDE),
+    "no_split": (SOURCES, True, 96, "auto", 1, {"train_split": None}),
+}
+STRONG = {
+    "rotation": 25.0,
+    "scale": (0.85, 1.15),
+    "shift": 0.08,
+    "flip": 0.0,
+    "brightness": 0.0,
+    "contrast": 0.0,
+    "noise": 0.0,
+    "occlusion": 0.0,
+}
+
+
+def tuning_split(part, name):
+    groups = part.photo_ids if name != "youtube" else np.array([i.rsplit("_", 1)[0] for i in part.photo_ids])
+    train, valid = next(
+        GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=1).split(part.X, groups=groups)
+    )
+    return part.take(train), part.take(valid)
+
+
+def framed_nme(landmarker, part):
+    frames = landmark_frames(part.keypoints, margin=landmarker.crop_margin, align=landmarker.align)
+    X = crop_faces(part.photos, frames, size=landmarker.crop_size)
+    predicted = uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=landmarker.crop_size)
+    truth = to_targets(part.keypoints)
+    return truth, predicted
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("levers", nargs="+", choices=sorted(LEVERS))
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--data", default=None)
+    options = parser.parse_args(argv)
+    data = Path(options.data) if options.data else get_data_home()
+    splits = {name: tuning_split(split_source(data, name)[0], name) for name in SOURCES}
+    out = RESULTS / "wild_levers.md"
+    if not out.exists():
+        out.write_text(
+            "# Levers for the in-the-wild landmarker (tuning split inside the training parts)\n\n"
+            + "\n".join(environment_lines())
+            + "\n\n"
+            + "\n".join(
+                markdown_table(
+                    [
+                        "lever",
+                        "epochs",
+                        "train faces",
+                        "YouTube",
+                        "LFPW",
+                        "HELEN",
+                        "AFW",
+                        "300-W pooled",
+                        "300-W failures",
+                        "300-W pooled, flip test",
+                        "fit (s)",
+                    ],
+                    [],
+                )
+            )
+            + "\n"
+        )
+    for lever in options.levers:
+        sources, mirror, size, augmentation, repeats, extra = LEVERS[lever]
+        photos, keypoints = [], []
+        for name in sources:
+            train = splits[name][0]
+            rows_photos, rows_keypoints = list(train.photos), train.keypoints
+            if mirror and name in IN_THE_WILD:
+                mirrored_photos, mirrored_keypoints = mirror_faces(rows_photos, rows_keypoints, IBUG_68)
+                rows_photos, rows_keypoints = (
+                    rows_photos + mirrored_photos,
+                    np.concatenate([rows_keypoints, mirrored_keypoints]),
+                )
+            copies = repeats if name in IN_THE_WILD else 1
+            photos += rows_photos * copies
+            keypoints += [rows_keypoints] * copies
+        keypoints = np.concatenate(keypoints)
+        aug = KeypointAugmenter(**STRONG) if augmentation == "strong" else "auto"
+        regressor = FacialKeypointRegressor(
+            max_epochs=options.epochs, augmentation=aug, random_state=0, **extra
+        )
+        landmarker = FaceLandmarker(regressor, crop_size=size, n_calibration=0, random_state=0)
+        print(f"{lever}: training on {len(photos)} faces ...", flush=True)
+        tic = time.perf_counter()
+        landmarker.fit(photos, keypoints)
+        seconds = time.perf_counter() - tic
+        cells, wild_truth, wild_pred = {}, [], []
+        for name in SOURCES:
+            truth, predicted = framed_nme(landmarker, splits[name][1])
+            cells[name] = f"{normalized_mean_error(truth, predicted):.2%}"
+            if name in IN_THE_WILD:
+                wild_truth.append(truth)
+                wild_pred.append(predicted)
+        truth, predicted = np.concatenate(wild_truth), np.concatenate(wild_pred)
+        # The flip test (mirror images averaged): meaningful with the mirror-symmetric
+        # 300-W markup, so scored on those sources alone.
+        landmarker.regressor_.set_params(flip_test=True)
+        flipped = np.concatenate([framed_nme(landmarker, splits[name][1])[1] for name in IN_THE_WILD])
+        landmarker.regressor_.set_params(flip_test=False)
+        row = [
+            lever,
+            options.epochs,
+            len(photos),
+            *cells.values(),
+            f"{normalized_mean_error(truth, predicted):.2%}",
+            f"{failure_rate(truth, predicted):.1%}",
+            f"{normalized_mean_error(truth, flipped):.2%}",
+            f"{seconds:.0f}",
+        ]
+        print(" | ".join(str(cell) for cell in row), flush=True)
+        with out.open("a") as handle:
+            handle.write("| " + " | ".join(str(cell) for cell in row) + " |\n")
+
+
+if __name__ == "__main__":
+    main()
