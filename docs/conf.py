@@ -121,8 +121,8 @@ def _write_expected_failures(app):
     for estimator in (FacialKeypointRegressor(), HOGFeatures(), FaceLandmarker()):
         failures = expected_failed_checks(estimator)
         name = type(estimator).__name__
-        lines += [name, "-" * len(name), "", f"{len(failures)} checks.", "", ".. list-table::", "   :header-rows: 1", ""]
-        lines += ["   * - check", "     - why"]
+        lines += [name, "-" * len(name), "", f"{len(failures)} checks.", ""]
+        lines += [".. list-table::", "   :header-rows: 1", "", "   * - check", "     - why"]
         for check, reason in sorted(failures.items()):
             lines += [f"   * - ``{check}``", f"     - {reason}"]
         lines.append("")
