@@ -3,6 +3,7 @@ LBP cascade as an alternative, or a function of the user's."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from functools import lru_cache
 from importlib.resources import files
@@ -123,6 +124,23 @@ def yunet_path():
 _local = threading.local()
 
 
+@contextlib.contextmanager
+def _opencv_quiet():
+    """OpenCV 5 warns on stderr, at every detector's creation, that its new graph engine
+    ignores the compute target FaceDetectorYN asks for (the CPU, which it uses anyway):
+    noise in every user's output. Only errors are shown meanwhile."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:
+        yield
+        return
+    previous = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(previous)
+
+
 def _yunet(photo, score_threshold):
     # One FaceDetectorYN per thread: it keeps the input size between calls.
     model = getattr(_local, "yunet", None)
@@ -132,9 +150,10 @@ def _yunet(photo, score_threshold):
             raise FileNotFoundError(
                 f"skfkd's face detector {path} is missing: the installation is incomplete"
             )
-        model = _local.yunet = cv2.FaceDetectorYN.create(
-            str(path), "", (320, 320), 0.0, _NMS_THRESHOLD, _TOP_K
-        )
+        with _opencv_quiet():
+            model = _local.yunet = cv2.FaceDetectorYN.create(
+                str(path), "", (320, 320), 0.0, _NMS_THRESHOLD, _TOP_K
+            )
     model.setInputSize((photo.shape[1], photo.shape[0]))
     model.setScoreThreshold(float(score_threshold))
     _, rows = model.detect(to_bgr(photo))

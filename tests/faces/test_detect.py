@@ -143,3 +143,16 @@ def test_yunet_finds_the_faces_of_every_shared_source(youtube_faces, lfpw_path, 
         rows = range(0, len(faces.images), step)
         found = [_found(faces.images[i], faces.keypoints[i]) for i in rows]
         assert np.mean(found) >= 0.99, (name, np.mean(found))
+
+
+def test_the_detector_writes_nothing_to_stderr():
+    # OpenCV 5 logs a warning about compute targets when FaceDetectorYN is created: in a
+    # user's terminal it reads like a fault. A fresh process, since the detector is made once.
+    import subprocess
+    import sys
+
+    script = (
+        "from skimage.data import astronaut; from skfkd.faces import detect_faces; detect_faces(astronaut())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
