@@ -115,3 +115,43 @@ def test_skfkd_predict_needs_no_model_argument(tmp_path, capsys):
     assert main(argv) == 0
     assert (tmp_path / "demo" / "astronaut_keypoints.png").is_file()
     assert "wrote" in capsys.readouterr().out
+
+
+def _held_out(faces, photo_ids, every):
+    """Every ``every``-th face of the held-out 20% (by photo, seed 0: benchmarks/_sources.py)."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    _, test = next(
+        GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(faces.keypoints, groups=photo_ids)
+    )
+    return test[::every]
+
+
+def _card_nme(source, framing):
+    """The NME the model card gives for a source and framing."""
+    card = pretrained_model_card()
+    section = card[card.index(f"### {source}") :]
+    row = next(line for line in section.splitlines() if line.startswith(f"| skfkd pretrained | {framing}"))
+    return float(row.split("|")[4].strip().rstrip("%")) / 100
+
+
+def test_its_figures_hold_on_a_sample_of_the_held_out_photos(pretrained, lfpw_path, helen_path, afw_path):
+    # About forty held-out faces of the three 300-W sources, through the landmarker's own
+    # detector: the pooled NME of the model card, within the noise of so few faces.
+    from skfkd import to_targets
+    from skfkd.datasets import load_dlib_xml, load_landmark_folder
+
+    truths, found = [], []
+    for faces in (
+        load_landmark_folder(lfpw_path, crop_size=None),
+        load_landmark_folder(helen_path, crop_size=None),
+        load_dlib_xml(afw_path / "afw68.xml", crop_size=None),
+    ):
+        rows = _held_out(faces, faces.filenames, 10)
+        truths.append(faces.keypoints[rows])
+        found.append(match_faces(pretrained.predict(list(faces.images[rows])), faces.keypoints[rows]))
+    truth, found = np.concatenate(truths), np.concatenate(found)
+    assert not np.isnan(found).any()  # every face found
+    nme = normalized_mean_error(to_targets(truth), to_targets(found))
+    expected = _card_nme("300-W sources pooled (LFPW, HELEN, AFW held out)", "faces its detector finds")
+    assert 0.7 * expected < nme < 1.3 * expected, (nme, expected)
