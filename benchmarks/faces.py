@@ -15,7 +15,8 @@ For each source (YouTube by identity; LFPW, HELEN, AFW by photo; benchmarks/_sou
 
 dlib (when importable): ``dlib.get_frontal_face_detector()`` boxes, calibrated to the
 landmark framing on the training photos as FaceLandmarker calibrates YuNet's, then dlib's
-shape predictor (benchmarks/_peers.py) trained on the same training photos' crops.
+shape predictor (benchmarks/_peers.py) trained on the pretrained landmarker's training
+faces (axis-aligned crops, the 300-W faces' mirror images included).
 
     python benchmarks/faces.py            # about an hour on a 2-core CPU, dlib's training most of it
     python benchmarks/faces.py --quick    # a sample, no dlib: a few minutes
@@ -38,6 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import SOURCES, TITLES, split_source  # noqa: E402
+from _wild import train_dlib, training_set  # noqa: E402
 
 from skfkd import load_pretrained, to_targets  # noqa: E402
 from skfkd.datasets import get_data_home  # noqa: E402
@@ -134,17 +136,13 @@ class DlibPipeline:
 
     def __init__(self, train_parts):
         import dlib
-        from _peers import DlibShapePredictor
 
         self.detector = dlib.get_frontal_face_detector()
-        X = np.concatenate([part.X for part in train_parts])
-        y = np.concatenate([part.y for part in train_parts])
-        print(f"dlib shape predictor: training on {len(X)} crops ...", flush=True)
-        tic = time.perf_counter()
-        self.predictor = DlibShapePredictor().fit(X, y)
-        self.fit_seconds = time.perf_counter() - tic
+        # The pretrained landmarker's training faces (the 300-W faces' mirror images too).
+        _, _, X, y = training_set(train_parts)
+        self.predictor, self.fit_seconds = train_dlib(X, y)
         offsets = []
-        for part in train_parts:
+        for part in train_parts.values():
             for photo, face in list(zip(part.photos, part.keypoints))[::10]:
                 frame = landmark_frames(face[None], margin=0.0, align=False)[0]
                 for box in self.boxes(photo):
@@ -198,8 +196,7 @@ def main(argv=None):
         try:
             import dlib as _  # noqa: F401
 
-            # The pretrained landmarker's training sources: YouTube and LFPW.
-            dlib = DlibPipeline([parts["youtube"][0], parts["lfpw"][0]])
+            dlib = DlibPipeline({name: train for name, (train, _held_out) in parts.items()})
         except ImportError:
             print("dlib is not importable: its rows are left out")
 
