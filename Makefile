@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# The main job, under two minutes (80 s measured): the pretrained landmarker's 68 points on
+# The main job, under two minutes (74 s measured): the pretrained landmarker's 68 points on
 # skimage.data.astronaut() (astronaut_keypoints.png, in seconds), then the mean shape,
 # PCA + ridge and a short CNN run trained and compared on held-out synthetic faces.
 # Real photos: make demo DATA=youtube; the CNN's full training: make demo DEMO_ARGS=--full.
