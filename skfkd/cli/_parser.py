@@ -173,8 +173,8 @@ def build_parser():
         help="landmarks on a photo with the pretrained model, then models trained and compared",
         description="Draw the pretrained landmarker's keypoints on skimage.data.astronaut() into "
         "astronaut_keypoints.png (seconds), then train the mean shape, PCA + ridge and a short CNN run on "
-        "synthetic faces (or real ones with --data youtube) and print their held-out errors: about three "
-        "minutes on a 2-core CPU. --full trains the CNN for its default 120 epochs.",
+        "synthetic faces (or real ones with --data youtube) and print their held-out errors: about 75 "
+        "seconds on a 2-core CPU. --full trains the CNN for its default 120 epochs.",
     )
     demo.add_argument("--data", choices=["synthetic", "youtube", "kaggle"], default="synthetic")
     demo.add_argument(
