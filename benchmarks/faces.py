@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import SOURCES, TITLES, split_source  # noqa: E402
-from _wild import train_dlib, training_set  # noqa: E402
+from _wild import framed_on_the_landmarks, train_dlib, training_set  # noqa: E402
 
 from skfkd import load_pretrained, to_targets  # noqa: E402
 from skfkd.datasets import get_data_home  # noqa: E402
@@ -86,14 +86,6 @@ def errors(truth, predicted):
     ok = ~np.isnan(predicted).all(axis=(1, 2))
     y_true, y_pred = to_targets(truth[ok]), to_targets(predicted[ok])
     return ok, normalized_mean_error(y_true, y_pred), failure_rate(y_true, y_pred)
-
-
-def framed_on_the_landmarks(landmarker, photos, keypoints):
-    frames = landmark_frames(keypoints, margin=landmarker.crop_margin, align=landmarker.align)
-    X = crop_faces(photos, frames, size=landmarker.crop_size)
-    return uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=landmarker.crop_size).reshape(
-        keypoints.shape
-    )
 
 
 def _at_640(photo):
@@ -217,7 +209,9 @@ def main(argv=None):
     for name, (_, held_out) in parts.items():
         photos = _photos(held_out)
         print(f"{TITLES[name]}: {len(held_out)} faces in {len(photos)} photos", flush=True)
-        framed = framed_on_the_landmarks(landmarker, held_out.photos, held_out.keypoints)
+        framed = framed_on_the_landmarks(landmarker, held_out.photos, held_out.keypoints).reshape(
+            held_out.keypoints.shape
+        )
         _, framed_nme, framed_failure = errors(held_out.keypoints, framed)
         per_photo = landmarker.predict_faces([photo for photo, _ in photos.values()])
         found, total, others = detection_counts([faces.boxes for faces in per_photo], photos)
