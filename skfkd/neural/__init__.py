@@ -3,7 +3,7 @@
 from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
 from skfkd.neural._inference import predict_module
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
-from skfkd.neural._modules import ConvDecoder, ConvEncoder, KeypointAutoencoder, LocalRefinement
+from skfkd.neural._modules import ConvDecoder, ConvEncoder, HeatmapHead, KeypointAutoencoder, LocalRefinement
 from skfkd.neural._regressor import FacialKeypointRegressor
 from skfkd.neural._state import regressor_from_state, regressor_to_state
 
@@ -12,6 +12,7 @@ __all__ = [
     "ConvDecoder",
     "ConvEncoder",
     "FacialKeypointRegressor",
+    "HeatmapHead",
     "KeypointAutoencoder",
     "KeypointAutoencoderLoss",
     "LocalRefinement",

@@ -15,7 +15,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 
 from skfkd.datasets import make_faces
-from skfkd.deploy import OnnxKeypointRegressor, export_onnx
+from skfkd.deploy import OnnxKeypointRegressor, export_onnx, load_model, save_model
 from skfkd.deploy._graph import ImageScalerGraph
 from skfkd.deploy._onnx import _check_parity
 from skfkd.metrics import keypoint_r2_score
@@ -57,6 +57,16 @@ def test_predictions_match_torch_on_new_faces(exported, fitted):
     assert onnx_model.score(X, make_faces(200, image_size=32, random_state=5).target) == pytest.approx(
         fitted.score(X, make_faces(200, image_size=32, random_state=5).target), abs=1e-6
     )
+
+
+def test_the_heatmap_head_saves_loads_and_exports_with_the_same_predictions(small_regressor, faces, tmp_path):
+    model = small_regressor(module__head="heatmap", module__heatmap_stages=(0, 1, 2))
+    model.fit(faces.data, faces.target)
+    X = make_faces(40, image_size=32, random_state=6).data
+    expected = model.predict(X)
+    save_model(model, tmp_path / "heatmap.skops")
+    np.testing.assert_array_equal(load_model(tmp_path / "heatmap.skops").predict(X), expected)
+    assert _max_error(export_onnx(model, tmp_path / "heatmap.onnx").predict(X), expected) < 1e-3
 
 
 def test_any_batch_size_runs_in_the_graph_itself(exported, fitted):

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn import functional as F
 
-from skfkd.neural import ConvEncoder, KeypointAutoencoder, LocalRefinement
-from skfkd.neural._modules import fold_batch_norm
+from skfkd.neural import ConvEncoder, HeatmapHead, KeypointAutoencoder, LocalRefinement
+from skfkd.neural._modules import expected_positions, fold_batch_norm
 
 
 def _randomised(module, seed=0):
@@ -129,3 +129,95 @@ def test_depths_add_stride_1_convolutions_per_stage():
     assert [tuple(m.shape[1:]) for m in feature_maps] == [(8, 16, 16), (16, 8, 8)]
     with pytest.raises(ValueError, match=r"depths \(1, 1, 2, 1\) must give"):
         ConvEncoder((32, 32), widths=(8, 16), depths=(1, 1, 2, 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(2, 30), width=st.integers(2, 30), data=st.data())
+def test_a_peaked_heatmap_places_its_keypoint_at_the_cells_centre(height, width, data):
+    row, column = data.draw(st.integers(0, height - 1)), data.draw(st.integers(0, width - 1))
+    scores = torch.full((1, 1, height, width), -1e4)
+    scores[0, 0, row, column] = 0.0
+    # The centre of the cell, in grid_sample's [-1, 1] convention, samples exactly that cell.
+    point = expected_positions(scores)[0, 0]
+    centre = torch.tensor([(2 * column + 1) / width - 1, (2 * row + 1) / height - 1])
+    torch.testing.assert_close(point, centre)
+    sampled = F.grid_sample(
+        torch.arange(height * width, dtype=torch.float32).view(1, 1, height, width),
+        point.view(1, 1, 1, 2),
+        align_corners=False,
+    )
+    assert sampled.item() == pytest.approx(row * width + column, abs=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.floats(-0.6, 0.6), y=st.floats(-0.6, 0.6), size=st.integers(16, 32))
+def test_a_heatmap_places_its_keypoint_between_cells(x, y, size):
+    """A bump centred anywhere, not only on a cell centre, gives its centre back: the head
+    is finer than its grid (away from the border, which would cut the bump)."""
+    centres = (torch.arange(size) + 0.5) * (2 / size) - 1
+    spread = 2.0 / size  # one cell
+    scores = -((centres.view(1, -1) - x) ** 2 + (centres.view(-1, 1) - y) ** 2) / (2 * spread**2)
+    point = expected_positions(scores.view(1, 1, size, size))[0, 0]
+    # Within a hundredth of a cell: the bump lies 3+ cells inside, so its cut tails weigh little.
+    torch.testing.assert_close(point, torch.tensor([x, y], dtype=torch.float32), atol=0.01 * spread, rtol=0)
+
+
+def test_the_heatmap_head_learns_where_a_dot_is():
+    """Trained on images with one bright dot, the network with the heatmap head finds the
+    dot within a pixel on images it has not seen."""
+    torch.manual_seed(0)
+    size, n = 32, 320
+    where = torch.randint(4, size - 4, (n, 2))
+    images = torch.zeros(n, 1, size, size)
+    images[torch.arange(n), 0, where[:, 1], where[:, 0]] = 1.0
+    images = F.avg_pool2d(F.pad(images, (1, 1, 1, 1)), 3, stride=1) * 9
+    targets = (where.float() + 0.5) * (2 / size) - 1  # pixel centres in [-1, 1]
+    net = KeypointAutoencoder(
+        (size, size),
+        2,
+        latent_dim=8,
+        widths=(8, 16, 16),
+        depths=(1, 1, 1),
+        refine_stages=(),
+        head="heatmap",
+        heatmap_stages=(0, 1, 2),
+    )
+    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _epoch in range(25):
+        for batch in torch.randperm(n - 64).split(64):
+            loss = (net(images[batch], reconstruct=False)[0] - targets[batch]).abs().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        predicted = net(images[-64:], reconstruct=False)[0]
+    pixels = (predicted - targets[-64:]).abs() * size / 2
+    assert pixels.mean() < 1.0
+
+
+def test_the_head_is_dense_or_heatmap():
+    dense = KeypointAutoencoder((32, 32), 10, widths=(8, 16, 24), depths=(1, 1, 1))
+    heatmap = KeypointAutoencoder(
+        (32, 32), 10, widths=(8, 16, 24), depths=(1, 1, 1), head="heatmap", heatmap_stages=(0, 2)
+    )
+    assert isinstance(heatmap.head, HeatmapHead) and not isinstance(dense.head, HeatmapHead)
+    assert heatmap(torch.zeros(3, 1, 32, 32), reconstruct=False)[0].shape == (3, 10)
+    with pytest.raises(ValueError, match="head must be 'dense' or 'heatmap'; got 'sparse'"):
+        KeypointAutoencoder((32, 32), 10, widths=(8, 16), depths=(1, 1), refine_stages=(), head="sparse")
+    with pytest.raises(ValueError, match=r"heatmap_stages \[2\] are not stages"):
+        KeypointAutoencoder(
+            (32, 32),
+            10,
+            widths=(8, 16),
+            depths=(1, 1),
+            refine_stages=(),
+            head="heatmap",
+            heatmap_stages=(0, 2),
+        )
+    with pytest.raises(ValueError, match="at least one stage"):
+        KeypointAutoencoder(
+            (32, 32), 10, widths=(8, 16), depths=(1, 1), refine_stages=(), head="heatmap", heatmap_stages=()
+        )
+    with pytest.raises(ValueError, match="n_outputs must be even"):
+        KeypointAutoencoder((32, 32), 9, widths=(8, 16), depths=(1, 1), head="heatmap", refine_stages=())
