@@ -27,6 +27,7 @@ from _sources import IN_THE_WILD, SOURCES, split_source  # noqa: E402
 
 from skfkd import IBUG_68, FacialKeypointRegressor, to_targets  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
+from skfkd.cli._commands import FINE_TUNING  # noqa: E402
 from skfkd.datasets import get_data_home, mirror_faces  # noqa: E402
 from skfkd.faces import (  # noqa: E402
     FaceLandmarker,
@@ -39,19 +40,33 @@ from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-# name: (sources trained on, mirrored copies of the 300-W faces, crop size, augmentation,
-# repeats of the 300-W faces, regressor parameters)
 # The recipe's network, read from the recipe itself so that the lever measures what ships.
 WIDE = {name: wild_landmarker().regressor.get_params()[name] for name in ("module__widths", "module__depths")}
+# Each lever: the sources trained on, whether the 300-W faces' mirror images join them, the
+# crop size, the augmentation, repeats of the 300-W faces, regressor parameters, and
+# whether a fine-tuning on the 300-W faces alone (10 epochs at a tenth of the rate, as
+# `skfkd train --init` does) follows.
+BASE = {
+    "sources": SOURCES,
+    "mirror": True,
+    "size": 96,
+    "augmentation": "auto",
+    "repeats": 1,
+    "extra": {},
+    "finetune": False,
+}
 LEVERS = {
-    "baseline": (SOURCES, False, 96, "auto", 1, {}),
-    "mirror": (SOURCES, True, 96, "auto", 1, {}),
-    "size128": (SOURCES, True, 128, "auto", 1, {}),
-    "wild_only": (IN_THE_WILD, True, 96, "auto", 1, {}),
-    "strong_aug": (SOURCES, True, 96, "strong", 1, {}),
-    "weight_wild": (SOURCES, True, 96, "auto", 2, {}),
-    "wide": (SOURCES, True, 96, "auto", 1, WIDE),
-    "no_split": (SOURCES, True, 96, "auto", 1, {"train_split": None}),
+    "baseline": {**BASE, "mirror": False},
+    "mirror": BASE,
+    "size128": {**BASE, "size": 128},
+    "wild_only": {**BASE, "sources": IN_THE_WILD},
+    "strong_aug": {**BASE, "augmentation": "strong"},
+    "weight_wild": {**BASE, "repeats": 2},
+    "wide": {**BASE, "extra": WIDE},
+    "no_split": {**BASE, "extra": {"train_split": None}},
+    "wide_strong_aug": {**BASE, "augmentation": "strong", "extra": WIDE},
+    "wide_finetune": {**BASE, "extra": WIDE, "finetune": True},
+    "wide_heatmap": {**BASE, "extra": {**WIDE, "module__head": "heatmap"}},
 }
 STRONG = {
     "rotation": 25.0,
@@ -71,6 +86,22 @@ def tuning_split(part, name):
         GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=1).split(part.X, groups=groups)
     )
     return part.take(train), part.take(valid)
+
+
+def lever_training_set(splits, settings, sources):
+    """The tuning-train faces of ``sources`` as one lever trains on them."""
+    photos, keypoints = [], []
+    for name in sources:
+        train = splits[name][0]
+        rows_photos, rows_keypoints = list(train.photos), train.keypoints
+        if settings["mirror"] and name in IN_THE_WILD:
+            mirrored_photos, mirrored_keypoints = mirror_faces(rows_photos, rows_keypoints, IBUG_68)
+            rows_photos = rows_photos + mirrored_photos
+            rows_keypoints = np.concatenate([rows_keypoints, mirrored_keypoints])
+        copies = settings["repeats"] if name in IN_THE_WILD else 1
+        photos += rows_photos * copies
+        keypoints += [rows_keypoints] * copies
+    return photos, np.concatenate(keypoints)
 
 
 def framed_nme(landmarker, part):
@@ -116,29 +147,21 @@ def main(argv=None):
             + "\n"
         )
     for lever in options.levers:
-        sources, mirror, size, augmentation, repeats, extra = LEVERS[lever]
-        photos, keypoints = [], []
-        for name in sources:
-            train = splits[name][0]
-            rows_photos, rows_keypoints = list(train.photos), train.keypoints
-            if mirror and name in IN_THE_WILD:
-                mirrored_photos, mirrored_keypoints = mirror_faces(rows_photos, rows_keypoints, IBUG_68)
-                rows_photos, rows_keypoints = (
-                    rows_photos + mirrored_photos,
-                    np.concatenate([rows_keypoints, mirrored_keypoints]),
-                )
-            copies = repeats if name in IN_THE_WILD else 1
-            photos += rows_photos * copies
-            keypoints += [rows_keypoints] * copies
-        keypoints = np.concatenate(keypoints)
-        aug = KeypointAugmenter(**STRONG) if augmentation == "strong" else "auto"
+        settings = LEVERS[lever]
+        photos, keypoints = lever_training_set(splits, settings, settings["sources"])
+        aug = KeypointAugmenter(**STRONG) if settings["augmentation"] == "strong" else "auto"
         regressor = FacialKeypointRegressor(
-            max_epochs=options.epochs, augmentation=aug, random_state=0, **extra
+            max_epochs=options.epochs, augmentation=aug, random_state=0, **settings["extra"]
         )
-        landmarker = FaceLandmarker(regressor, crop_size=size, n_calibration=0, random_state=0)
+        landmarker = FaceLandmarker(regressor, crop_size=settings["size"], n_calibration=0, random_state=0)
         print(f"{lever}: training on {len(photos)} faces ...", flush=True)
         tic = time.perf_counter()
         landmarker.fit(photos, keypoints)
+        if settings["finetune"]:
+            wild_photos, wild_keypoints = lever_training_set(splits, settings, IN_THE_WILD)
+            print(f"{lever}: fine-tuning on {len(wild_photos)} 300-W faces ...", flush=True)
+            landmarker.regressor_.set_params(**FINE_TUNING)
+            landmarker.partial_fit(wild_photos, wild_keypoints)
         seconds = time.perf_counter() - tic
         cells, wild_truth, wild_pred = {}, [], []
         for name in SOURCES:
