@@ -40,11 +40,18 @@ class DlibShapePredictor(RegressorMixin, BaseEstimator):
             for row in X
         ], size
 
+    def box_for(self, X):
+        """dlib's face box on the crops of ``X``: the whole up-scaled crop."""
+        import dlib
+
+        size = int(round(np.sqrt(np.shape(X)[1]))) * self.upscale
+        return dlib.rectangle(0, 0, size - 1, size - 1)
+
     def fit(self, X, y):
         import dlib
 
-        images, size = self._images(np.asarray(X, dtype=float))
-        box = dlib.rectangle(0, 0, size - 1, size - 1)
+        images, _ = self._images(np.asarray(X, dtype=float))
+        box = self.box_for(X)
         scaled = (to_keypoints(np.asarray(y, dtype=float)) + 0.5) * self.upscale - 0.5
         objects = [
             [dlib.full_object_detection(box, [dlib.point(int(round(px)), int(round(py))) for px, py in face])]
