@@ -39,6 +39,8 @@ __all__ = [
     "eye_angles",
     "frames_from_boxes",
     "frames_from_keypoints",
+    "frame_offset",
+    "jitter_frames",
     "keypoints_from_crop",
     "keypoints_to_crop",
     "landmark_boxes",
@@ -249,3 +251,28 @@ def _check_frames(frames) -> np.ndarray:
     if not np.isfinite(frames).all() or (frames[:, 2] <= 0).any():
         raise ValueError("frames need finite values and a positive side")
     return frames
+
+
+def frame_offset(detected, landmarks):
+    """``[dx, dy, log_scale, turn]`` from a detection's frame to a landmark frame."""
+    radians = np.radians(detected[3])
+    shift = (landmarks[:2] - detected[:2]) / detected[2]
+    along = np.cos(radians) * shift[0] + np.sin(radians) * shift[1]
+    across = -np.sin(radians) * shift[0] + np.cos(radians) * shift[1]
+    turn = (landmarks[3] - detected[3] + 180) % 360 - 180
+    return np.array([along, across, np.log(landmarks[2] / detected[2]), turn])
+
+
+def jitter_frames(frames, amount, angle, rng):
+    """Frames shifted by up to ``amount`` of their side along their own axes, scaled by up
+    to ``exp(amount)`` and turned by up to ``angle`` degrees."""
+    if amount == 0 and angle == 0:
+        return frames
+    n = len(frames)
+    shift = rng.uniform(-amount, amount, (n, 2)) * frames[:, 2:3]
+    radians = np.radians(frames[:, 3])
+    cos, sin = np.cos(radians), np.sin(radians)
+    centre_x = frames[:, 0] + cos * shift[:, 0] - sin * shift[:, 1]
+    centre_y = frames[:, 1] + sin * shift[:, 0] + cos * shift[:, 1]
+    side = frames[:, 2] * np.exp(rng.uniform(-amount, amount, n))
+    return np.column_stack([centre_x, centre_y, side, frames[:, 3] + rng.uniform(-angle, angle, n)])

@@ -7,7 +7,8 @@ default face detector, ships with skfkd (``skfkd/_data/yunet``, Apache-2.0).
 
 from skfkd.faces._detect import Detections, detect_faces
 from skfkd.faces._framing import crop_faces, landmark_frames, uncrop_keypoints
-from skfkd.faces._landmarker import FaceLandmarker, Faces, match_faces
+from skfkd.faces._landmarker import FaceLandmarker, Faces
+from skfkd.faces._matching import match_faces
 from skfkd.faces._pretrained import load_pretrained, pretrained_model_card
 from skfkd.faces._recipes import wild_landmarker
 

@@ -20,7 +20,10 @@ from skfkd._framing import (
     DEFAULT_CROP_SIZE,
     crop_photos,
     eye_angles,
+    frame_offset,
+    frames_from_boxes,
     frames_from_keypoints,
+    jitter_frames,
     keypoints_from_crop,
     keypoints_to_crop,
     landmark_boxes,
@@ -38,8 +41,9 @@ from skfkd._params import (
     positive_int,
 )
 from skfkd.faces._detect import DEFAULT_SCORE_THRESHOLD, DETECTORS, detect_faces
+from skfkd.faces._matching import matching_box
 
-__all__ = ["FaceLandmarker", "Faces", "match_faces"]
+__all__ = ["FaceLandmarker", "Faces"]
 
 # Bounds of what FaceLandmarker accepts: a third pass already changed NME by < 0.1%.
 MAX_REFINEMENTS = 10
@@ -289,7 +293,7 @@ class FaceLandmarker(BaseEstimator):
     def _training_crops(self, photos, keypoints, rng):
         """Crops of the faces along jittered landmark frames, and their keypoints there."""
         frames = self._landmark_frames(keypoints)
-        frames = _jitter(frames, self.box_jitter, self.angle_jitter, rng)
+        frames = jitter_frames(frames, self.box_jitter, self.angle_jitter, rng)
         X = crop_photos(photos, frames, self.crop_size).reshape(len(photos), -1)
         return X, to_targets(keypoints_to_crop(keypoints, frames, self.crop_size))
 
@@ -348,11 +352,11 @@ class FaceLandmarker(BaseEstimator):
         truth = self._landmark_frames(keypoints, margin=0)
         for done, (photo, face, frame) in enumerate(zip(photos, keypoints, truth), start=1):
             found = self._detect(photo)
-            best = _matching_box(found.boxes, landmark_boxes(face[None])[0])
+            best = matching_box(found.boxes, landmark_boxes(face[None])[0])
             if best is not None:
                 eyes = _eyes_of(found, best) if self.align else None
                 detected = _detection_frames(found.boxes[best : best + 1], eyes)[0]
-                offsets.append(_frame_offset(detected, frame))
+                offsets.append(frame_offset(detected, frame))
             if self.verbose and (done % 50 == 0 or done == len(photos)):
                 self._say(
                     f"  calibrating the face detector: {done}/{len(photos)} photos, "
@@ -488,42 +492,14 @@ def _layout_for(n_keypoints):
         return None  # any keypoint count works; only the alignment needs named eyes
 
 
-def _eyes_of(found, index):
-    return None if found.eyes is None else found.eyes[index : index + 1]
-
-
 def _detection_frames(boxes, eyes):
     """Frames on detector boxes: centred on them, side their longer side, turned by the
     detected eye line (upright without eyes)."""
-    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    angles = np.zeros(len(boxes)) if eyes is None else eye_angles(eyes, (0, 1))
-    centre = boxes[:, :2] + boxes[:, 2:] / 2
-    return np.column_stack([centre, boxes[:, 2:].max(axis=1), angles])
+    return frames_from_boxes(boxes, margin=0, angles=None if eyes is None else eye_angles(eyes, (0, 1)))
 
 
-def _frame_offset(detected, landmarks):
-    """``[dx, dy, log_scale, turn]`` from a detection's frame to a landmark frame."""
-    radians = np.radians(detected[3])
-    shift = (landmarks[:2] - detected[:2]) / detected[2]
-    along = np.cos(radians) * shift[0] + np.sin(radians) * shift[1]
-    across = -np.sin(radians) * shift[0] + np.cos(radians) * shift[1]
-    turn = (landmarks[3] - detected[3] + 180) % 360 - 180
-    return np.array([along, across, np.log(landmarks[2] / detected[2]), turn])
-
-
-def _jitter(frames, amount, angle, rng):
-    """Frames shifted by up to ``amount`` of their side along their own axes, scaled by up
-    to ``exp(amount)`` and turned by up to ``angle`` degrees."""
-    if amount == 0 and angle == 0:
-        return frames
-    n = len(frames)
-    shift = rng.uniform(-amount, amount, (n, 2)) * frames[:, 2:3]
-    radians = np.radians(frames[:, 3])
-    cos, sin = np.cos(radians), np.sin(radians)
-    centre_x = frames[:, 0] + cos * shift[:, 0] - sin * shift[:, 1]
-    centre_y = frames[:, 1] + sin * shift[:, 0] + cos * shift[:, 1]
-    side = frames[:, 2] * np.exp(rng.uniform(-amount, amount, n))
-    return np.column_stack([centre_x, centre_y, side, frames[:, 3] + rng.uniform(-angle, angle, n)])
+def _eyes_of(found, index):
+    return None if found.eyes is None else found.eyes[index : index + 1]
 
 
 def _as_box_lists(boxes, n):
@@ -544,79 +520,3 @@ def _as_box_lists(boxes, n):
             raise ValueError(f"boxes of photo {i} need finite values and positive width and height")
         lists.append(photo_boxes)
     return lists
-
-
-def _matching_box(boxes, face_box):
-    """Index of the detector box that frames the annotated face, or None.
-
-    A box frames the face when its centre lies inside the landmarks' box and its side is
-    half to twice the landmarks' longer side; the nearest centre wins.
-    """
-    ratio = boxes[:, 2:].max(axis=1) / face_box[2:].max() if len(boxes) else np.empty(0)
-    return _nearest_centre_inside(boxes, face_box, (ratio >= 0.5) & (ratio <= 2))
-
-
-def _nearest_centre_inside(boxes, face_box, allowed=True):
-    """Index of the box (among ``allowed``) whose centre lies inside ``face_box`` nearest
-    to its centre, or None."""
-    if len(boxes) == 0:
-        return None
-    offset = boxes[:, :2] + boxes[:, 2:] / 2 - (face_box[:2] + face_box[2:] / 2)
-    inside = (np.abs(offset) <= face_box[2:] / 2).all(axis=1) & allowed
-    if not inside.any():
-        return None
-    return int(np.argmin(np.where(inside, np.linalg.norm(offset, axis=1), np.inf)))
-
-
-def match_faces(predicted, keypoints):
-    """Pick, for each annotated face, the predicted face that frames it.
-
-    Detection-based prediction finds any number of faces per photo, in its own order;
-    scoring it against annotations needs the predicted face that belongs to each
-    annotated one. A predicted face matches when the centre of its keypoints' box lies
-    inside the annotated keypoints' box; the nearest centre wins.
-
-    Parameters
-    ----------
-    predicted : list of ndarray of shape (n_faces_i, n_keypoints, 2)
-        :meth:`FaceLandmarker.predict`'s output, one array per photo.
-    keypoints : array-like of shape (n_photos, n_keypoints, 2) or (n_photos, 2 * n_keypoints)
-        One annotated face per photo (repeat a photo for each of its faces).
-
-    Returns
-    -------
-    matched : ndarray of shape (n_photos, n_keypoints, 2)
-        The matching predicted face, all NaN where no predicted face matches: the
-        detector missed the face. Score the found faces with
-        ``~np.isnan(matched).all(axis=(1, 2))`` as a mask, and report that share.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skfkd.faces import match_faces
-    >>> truth = np.array([[[10.0, 10.0], [20.0, 20.0]]])
-    >>> far, near = truth + 50, truth + 1
-    >>> match_faces([np.stack([far[0], near[0]])], truth)[0].tolist()
-    [[11.0, 11.0], [21.0, 21.0]]
-    >>> bool(np.isnan(match_faces([np.empty((0, 2, 2))], truth)).all())
-    True
-    """
-    keypoints = np.asarray(keypoints, dtype=float)
-    if keypoints.ndim == 2:
-        keypoints = to_keypoints(keypoints)
-    if len(predicted) != len(keypoints):
-        raise ValueError(f"{len(predicted)} photos predicted but {len(keypoints)} annotated faces")
-    matched = np.full(keypoints.shape, np.nan)
-    truth_boxes = landmark_boxes(keypoints)
-    for i, (faces, truth_box) in enumerate(zip(predicted, truth_boxes)):
-        faces = np.asarray(faces, dtype=float)
-        if len(faces) == 0:
-            continue
-        if faces.shape[1:] != keypoints.shape[1:]:
-            raise ValueError(
-                f"photo {i}: predicted faces of shape {faces.shape[1:]}, annotated {keypoints.shape[1:]}"
-            )
-        best = _nearest_centre_inside(landmark_boxes(faces), truth_box)
-        if best is not None:
-            matched[i] = faces[best]
-    return matched
