@@ -18,7 +18,8 @@ landmark framing on the training photos as FaceLandmarker calibrates YuNet's, th
 shape predictor (benchmarks/_peers.py) trained on the pretrained landmarker's training
 faces (axis-aligned crops, the 300-W faces' mirror images included).
 
-    python benchmarks/faces.py            # about an hour on a 2-core CPU, dlib's training most of it
+    python benchmarks/faces.py            # about an hour on a 2-core CPU the first time, dlib's training
+                                          # most of it (kept in a cache: see _wild.train_dlib)
     python benchmarks/faces.py --quick    # a sample, no dlib: a few minutes
     python benchmarks/faces.py --dlib-every 10   # dlib trained on a tenth of the faces: minutes
 

@@ -164,7 +164,7 @@ def test_a_heatmap_places_its_keypoint_between_cells(x, y, size):
 
 def test_the_heatmap_head_learns_where_a_dot_is():
     """Trained on images with one bright dot, the network with the heatmap head finds the
-    dot within a pixel on images it has not seen."""
+    dot within a quarter of a pixel on images it has not seen."""
     torch.manual_seed(0)
     size, n = 32, 320
     where = torch.randint(4, size - 4, (n, 2))
@@ -193,7 +193,7 @@ def test_the_heatmap_head_learns_where_a_dot_is():
     with torch.no_grad():
         predicted = net(images[-64:], reconstruct=False)[0]
     pixels = (predicted - targets[-64:]).abs() * size / 2
-    assert pixels.mean() < 1.0
+    assert pixels.mean() < 0.25  # 0.03 px measured
 
 
 def test_the_head_is_dense_or_heatmap():
