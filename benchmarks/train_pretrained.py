@@ -60,8 +60,9 @@ def model_card(figures, fit_seconds, n_train, n_faces, command, file_size):
         "",
         f"- version: skfkd {skfkd.__version__} (model file `landmarker_68.skops`, {file_size / 1e6:.1f} MB)",
         "- what: `skfkd.faces.wild_landmarker()`: a `skfkd.faces.FaceLandmarker` with a "
-        "`skfkd.FacialKeypointRegressor` inside (a CNN with local keypoint refinement, stage widths "
-        "32-64-128-192-256; its autoencoder's reconstruction weight is 0, so the decoder is not trained) "
+        "`skfkd.FacialKeypointRegressor` inside (a CNN, stage widths 32-64-128-192-256, whose keypoints "
+        "are the means of one heatmap each, `skfkd.neural.HeatmapHead`, moved by a local refinement; its "
+        "autoencoder's reconstruction weight is 0, so the decoder is not trained) "
         "and the YuNet face detector (shipped in `skfkd/_data/yunet`, Apache-2.0) calibrated to the "
         "landmark framing.",
         "- output: the 68 iBUG/dlib points (`skfkd.IBUG_68`), in photo pixels, x = column, y = row, "
