@@ -298,8 +298,11 @@ def test_train_fine_tunes_the_pretrained_landmarker_and_pretrained_is_a_model_na
     assert "Fine-tuning pretrained (max_epochs=1, lr=0.0002)" in capsys.readouterr().out
     tuned, pretrained = load_model(out), load_pretrained()
     np.testing.assert_array_equal(tuned.box_calibration_, pretrained.box_calibration_)
-    before = pretrained.regressor_.module_.head[-1].weight.detach().numpy()
-    assert not np.array_equal(tuned.regressor_.module_.head[-1].weight.detach().numpy(), before)
+    weights = [
+        np.concatenate([p.detach().reshape(-1).numpy() for p in model.regressor_.module_.parameters()])
+        for model in (tuned, pretrained)
+    ]
+    assert weights[0].shape == weights[1].shape and not np.array_equal(*weights)
     assert len(tuned.regressor_.history_) == len(pretrained.regressor_.history_) + 1
     # "pretrained" names the shipped model wherever a model goes.
     assert main(["evaluate", "pretrained", "--data", str(folder)]) == 0
