@@ -24,18 +24,13 @@ from sklearn.model_selection import GroupShuffleSplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import IN_THE_WILD, SOURCES, split_source  # noqa: E402
+from _wild import framed_on_the_landmarks  # noqa: E402
 
 from skfkd import IBUG_68, FacialKeypointRegressor, to_targets  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
 from skfkd.cli._commands import FINE_TUNING  # noqa: E402
 from skfkd.datasets import get_data_home, mirror_faces  # noqa: E402
-from skfkd.faces import (  # noqa: E402
-    FaceLandmarker,
-    crop_faces,
-    landmark_frames,
-    uncrop_keypoints,
-    wild_landmarker,
-)
+from skfkd.faces import FaceLandmarker, wild_landmarker  # noqa: E402
 from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -104,12 +99,9 @@ def lever_training_set(splits, settings, sources):
     return photos, np.concatenate(keypoints)
 
 
-def framed_nme(landmarker, part):
-    frames = landmark_frames(part.keypoints, margin=landmarker.crop_margin, align=landmarker.align)
-    X = crop_faces(part.photos, frames, size=landmarker.crop_size)
-    predicted = uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=landmarker.crop_size)
-    truth = to_targets(part.keypoints)
-    return truth, predicted
+def framed(landmarker, part):
+    """The true keypoints of ``part`` and the landmarker's on crops framed on them, as targets."""
+    return to_targets(part.keypoints), framed_on_the_landmarks(landmarker, part.photos, part.keypoints)
 
 
 def main(argv=None):
@@ -165,7 +157,7 @@ def main(argv=None):
         seconds = time.perf_counter() - tic
         cells, wild_truth, wild_pred = {}, [], []
         for name in SOURCES:
-            truth, predicted = framed_nme(landmarker, splits[name][1])
+            truth, predicted = framed(landmarker, splits[name][1])
             cells[name] = f"{normalized_mean_error(truth, predicted):.2%}"
             if name in IN_THE_WILD:
                 wild_truth.append(truth)
@@ -174,7 +166,7 @@ def main(argv=None):
         # The flip test (mirror images averaged): meaningful with the mirror-symmetric
         # 300-W markup, so scored on those sources alone.
         landmarker.regressor_.set_params(flip_test=True)
-        flipped = np.concatenate([framed_nme(landmarker, splits[name][1])[1] for name in IN_THE_WILD])
+        flipped = np.concatenate([framed(landmarker, splits[name][1])[1] for name in IN_THE_WILD])
         landmarker.regressor_.set_params(flip_test=False)
         row = [
             lever,
