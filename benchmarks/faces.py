@@ -44,8 +44,10 @@ from _sources import SOURCES, TITLES, split_source  # noqa: E402
 from _wild import framed_on_the_landmarks, train_dlib, training_set  # noqa: E402
 
 from skfkd import load_pretrained, to_targets  # noqa: E402
+from skfkd._framing import landmark_boxes  # noqa: E402
 from skfkd.datasets import get_data_home  # noqa: E402
 from skfkd.faces import crop_faces, detect_faces, landmark_frames, match_faces, uncrop_keypoints  # noqa: E402
+from skfkd.faces._matching import matching_box  # noqa: E402
 from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,12 +55,9 @@ TIMING_SIDE = 640
 
 
 def _frames_face(box, truth):
-    """Does a detector box frame the annotated face (keypoints ``truth``)?"""
-    low, high = truth.min(axis=0), truth.max(axis=0)
-    centre, extent = (low + high) / 2, high - low
-    box_centre = box[:2] + box[2:] / 2
-    ratio = box[2:].max() / extent.max()
-    return bool((np.abs(box_centre - centre) <= extent / 2).all() and 0.5 <= ratio <= 2)
+    """Does a detector box frame the annotated face (keypoints ``truth``)? The landmarker's
+    own test, with which it calibrates its detector."""
+    return matching_box(box[None], landmark_boxes(truth[None])[0]) is not None
 
 
 def _photos(part):
@@ -143,11 +142,11 @@ class DlibPipeline:
         for part in train_parts.values():
             for photo, face in list(zip(part.photos, part.keypoints))[::10]:
                 frame = landmark_frames(face[None], margin=0.0, align=False)[0]
-                for box in self.boxes(photo):
-                    if _frames_face(box, face):
-                        centre, side = box[:2] + box[2:] / 2, box[2:].max()
-                        offsets.append([*((frame[:2] - centre) / side), np.log(frame[2] / side)])
-                        break
+                boxes = self.boxes(photo)
+                best = matching_box(boxes, landmark_boxes(face[None])[0])
+                if best is not None:
+                    centre, side = boxes[best, :2] + boxes[best, 2:] / 2, boxes[best, 2:].max()
+                    offsets.append([*((frame[:2] - centre) / side), np.log(frame[2] / side)])
         self.calibration = np.median(offsets, axis=0)
 
     def boxes(self, photo):
