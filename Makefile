@@ -34,8 +34,11 @@ demo: $(STAMP)
 	$(BIN)/skfkd demo --data $(DATA) $(if $(DATA_PATH),--path $(DATA_PATH)) $(DEMO_ARGS)
 
 # Train the pretrained landmarker shipped in skfkd/_data (and its model card) on the shared
-# photos, with its held-out figures: tens of minutes on a 2-core CPU.
+# photos, with its held-out figures: tens of minutes on a 2-core CPU. The benchmarks extra
+# brings dlib, whose shape predictor the model card compares on the same faces; without it
+# the script would leave dlib's rows out.
 pretrained: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[benchmarks]"
 	$(BIN)/python benchmarks/train_pretrained.py
 
 test: $(STAMP)
