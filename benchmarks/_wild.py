@@ -108,6 +108,12 @@ def pooled(per_source):
     return merged
 
 
+def benchmark_cache():
+    """The folder, outside the repository, where benchmarks keep what is slow to remake:
+    ``SKFKD_BENCHMARK_CACHE``, by default ``~/.cache/skfkd-benchmarks``."""
+    return Path(os.environ.get("SKFKD_BENCHMARK_CACHE", Path.home() / ".cache" / "skfkd-benchmarks"))
+
+
 def train_dlib(X, y):
     """dlib's shape predictor trained on ``X, y`` and its training time in seconds, or
     ``(None, None)`` without dlib.
@@ -127,7 +133,7 @@ def train_dlib(X, y):
     digest = hashlib.sha256(X.tobytes() + y.tobytes() + repr(predictor.get_params()).encode()).hexdigest()[
         :20
     ]
-    cache = Path(os.environ.get("SKFKD_BENCHMARK_CACHE", Path.home() / ".cache" / "skfkd-benchmarks"))
+    cache = benchmark_cache()
     model_file, seconds_file = cache / f"dlib-{digest}.dat", cache / f"dlib-{digest}.seconds"
     if model_file.exists() and seconds_file.exists():
         print(

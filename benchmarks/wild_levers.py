@@ -8,7 +8,9 @@ the landmarker frames them, per source and pooled over LFPW, HELEN and AFW.
 
     python benchmarks/wild_levers.py --epochs 30 baseline mirror size128 ...
 
-Appends one row per lever to benchmarks/results/wild_levers.md.
+Appends one row per lever to benchmarks/results/wild_levers.md, and keeps each lever's
+fitted landmarker in the benchmark cache (``levers/<lever>-<epochs>-epochs.skops``, outside
+the repository) so that options of prediction can be measured on it later without training.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from sklearn.model_selection import GroupShuffleSplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import IN_THE_WILD, SOURCES, split_source  # noqa: E402
-from _wild import framed_on_the_landmarks  # noqa: E402
+from _wild import benchmark_cache, framed_on_the_landmarks  # noqa: E402
 
 from skfkd import IBUG_68, FacialKeypointRegressor, to_targets  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
 from skfkd.cli._commands import FINE_TUNING  # noqa: E402
 from skfkd.datasets import get_data_home, mirror_faces  # noqa: E402
+from skfkd.deploy import save_model  # noqa: E402
 from skfkd.faces import FaceLandmarker, wild_landmarker  # noqa: E402
 from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
 
@@ -163,6 +166,10 @@ def main(argv=None):
             landmarker.regressor_.set_params(**FINE_TUNING)
             landmarker.partial_fit(wild_photos, wild_keypoints)
         seconds = time.perf_counter() - tic
+        kept = benchmark_cache() / "levers" / f"{lever}-{options.epochs}-epochs.skops"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        save_model(landmarker, kept)
+        print(f"{lever}: fitted landmarker kept in {kept}", flush=True)
         cells, wild_truth, wild_pred = {}, [], []
         for name in SOURCES:
             truth, predicted = framed(landmarker, splits[name][1])
