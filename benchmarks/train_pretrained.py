@@ -54,7 +54,7 @@ RESULTS = HERE / "results"
 SHIPPED = HERE.parent / "skfkd" / "_data"
 
 
-def model_card(figures, fit_seconds, n_train, n_faces, command, file_size):
+def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, crop_size):
     lines = [
         "# skfkd pretrained 68-point landmarker",
         "",
@@ -67,8 +67,8 @@ def model_card(figures, fit_seconds, n_train, n_faces, command, file_size):
         "landmark framing.",
         "- output: the 68 iBUG/dlib points (`skfkd.IBUG_68`), in photo pixels, x = column, y = row, "
         "pixel centres at integers.",
-        "- input framing: grayscale 96x96 crops of a square turned upright by the eye line (outer eye "
-        "corners), holding the landmarks with a margin of 0.1 of their extent on every side "
+        f"- input framing: grayscale {crop_size}x{crop_size} crops of a square turned upright by the eye "
+        "line (outer eye corners), holding the landmarks with a margin of 0.1 of their extent on every side "
         "(`skfkd.faces.landmark_frames`, `skfkd.faces.crop_faces`); from photos, the detector's box and "
         "eyes are mapped to that framing, then the face is framed again on the model's own prediction.",
         f"- training data (the recipe): {n_train} training faces, {n_faces} with mirror images: 80% of each "
@@ -152,7 +152,9 @@ def main(argv=None):
     model_path = SHIPPED / "landmarker_68.skops"
     save_model(landmarker, model_path)
     command = "python benchmarks/train_pretrained.py"
-    card = model_card(figures, fit_seconds, n_train, len(photos), command, model_path.stat().st_size)
+    card = model_card(
+        figures, fit_seconds, n_train, len(photos), command, model_path.stat().st_size, landmarker.crop_size
+    )
     (SHIPPED / "landmarker_68.md").write_text(card)
     print(
         f"wrote {os.path.relpath(model_path)} ({model_path.stat().st_size / 1e6:.1f} MB) and its model card"

@@ -24,13 +24,15 @@ def load_pretrained():
     """The landmarker that ships with skfkd: 68 iBUG points on any photo, without training.
 
     A :class:`~skfkd.faces.FaceLandmarker` with a
-    :class:`~skfkd.FacialKeypointRegressor` inside, trained on the YouTube Faces frames
-    and the LFPW photos of ``SKFKD_DATA`` (80% of each: the rest is held out to measure
-    it) by ``benchmarks/train_pretrained.py``, with a fixed seed. It finds faces with
-    scikit-image's cascade, or takes your face boxes, and returns keypoints in photo
-    pixels; its regressor also predicts on 96x96 crops framed like the training crops
-    (:func:`~skfkd.faces.crop_faces`). The file is a skops file read with
-    :func:`~skfkd.deploy.load_model`: loading it runs no code from it.
+    :class:`~skfkd.FacialKeypointRegressor` inside (the recipe
+    :func:`~skfkd.faces.wild_landmarker`), trained on the four photo sources of
+    ``SKFKD_DATA`` (YouTube Faces frames, LFPW, HELEN and AFW; 80% of each: the rest is
+    held out to measure it) by ``benchmarks/train_pretrained.py``, with a fixed seed. It
+    finds faces with the YuNet detector, or takes your face boxes, and returns keypoints
+    in photo pixels; its regressor also predicts on 96x96 crops (its ``crop_size``)
+    framed like the training crops (:func:`~skfkd.faces.crop_faces`). The file is a
+    skops file read with :func:`~skfkd.deploy.load_model`: loading it runs no code from
+    it.
 
     Its model card (:func:`pretrained_model_card`) gives the training data and their
     licences (research and non-commercial use only), the command, the held-out figures
