@@ -72,6 +72,8 @@ LEVERS = {
     "wide_heatmap": {**BASE, "extra": RECIPE},
     "heatmap128": {**BASE, "size": 128, "extra": RECIPE},
     "heatmap_wing": {**BASE, "extra": {**RECIPE, "keypoint_loss": "wing"}},
+    "recipe_no_split": {**BASE, "extra": {**RECIPE, "train_split": None}},
+    "recipe_weight_wild": {**BASE, "repeats": 2, "extra": RECIPE},
 }
 STRONG = {
     "rotation": 25.0,
