@@ -34,7 +34,8 @@ demo: $(STAMP)
 	$(BIN)/skfkd demo --data $(DATA) $(if $(DATA_PATH),--path $(DATA_PATH)) $(DEMO_ARGS)
 
 # Train the pretrained landmarker shipped in skfkd/_data (and its model card) on the shared
-# photos, with its held-out figures: tens of minutes on a 2-core CPU. The benchmarks extra
+# photos, with its held-out figures: 48 min on one 2-core CPU, about two hours on another that
+# trains the network 2.5 times slower (0.28 s and 0.70 s per batch of 64). The benchmarks extra
 # brings dlib, whose shape predictor the model card compares on the same faces; without it
 # the script would leave dlib's rows out.
 pretrained: $(STAMP)
