@@ -74,6 +74,12 @@ LEVERS = {
     "heatmap_wing": {**BASE, "extra": {**RECIPE, "keypoint_loss": "wing"}},
     "recipe_no_split": {**BASE, "extra": {**RECIPE, "train_split": None}},
     "recipe_weight_wild": {**BASE, "repeats": 2, "extra": RECIPE},
+    "recipe128_weight_wild_no_split": {
+        **BASE,
+        "size": 128,
+        "repeats": 2,
+        "extra": {**RECIPE, "train_split": None},
+    },
 }
 STRONG = {
     "rotation": 25.0,
