@@ -34,8 +34,10 @@ demo: $(STAMP)
 	$(BIN)/skfkd demo --data $(DATA) $(if $(DATA_PATH),--path $(DATA_PATH)) $(DEMO_ARGS)
 
 # Train the pretrained landmarker shipped in skfkd/_data (and its model card) on the shared
-# photos, with its held-out figures: 48 min on one 2-core CPU, about two hours on another that
-# trains the network 2.5 times slower (0.28 s and 0.70 s per batch of 64). The benchmarks extra
+# photos, with its held-out figures: 59 min on one 2-core CPU with dlib's predictor cached
+# (58 min of training, about 0.6 s per batch of 64 at 128x128), plus 29 min to train dlib's on a
+# fresh machine. Another 2-core machine seen here trained the network 2.5 times slower; there
+# the training alone would take about two and a half hours. The benchmarks extra
 # brings dlib, whose shape predictor the model card compares on the same faces; without it
 # the script would leave dlib's rows out.
 pretrained: $(STAMP)

@@ -17,6 +17,7 @@ from _sources import IN_THE_WILD
 from skfkd import IBUG_68, to_targets
 from skfkd.datasets import mirror_faces
 from skfkd.faces import crop_faces, landmark_frames, match_faces, uncrop_keypoints
+from skfkd.faces._recipes import WILD_REPEATS
 from skfkd.metrics import ced_auc, ced_curve, failure_rate, normalized_mean_error
 
 POOLED = "300-W sources pooled (LFPW, HELEN, AFW held out)"
@@ -24,23 +25,27 @@ FRAMED, DETECTED = "crops framed on the true landmarks", "faces its detector fin
 DLIB = "dlib shape predictor (axis-aligned crops)"
 
 
-def training_set(parts):
-    """Photos and keypoints of every training part, with the 300-W faces' mirror images;
-    and the same as axis-aligned 96x96 crops (the datasets' framing), for dlib."""
+def training_set(parts, repeats=WILD_REPEATS):
+    """Photos and keypoints of every training part, with the 300-W faces' mirror images,
+    the 300-W faces and their mirror images ``repeats`` times (the recipe's weighting of
+    the sources per epoch); and, once each, the same faces as axis-aligned 96x96 crops (the
+    datasets' framing) with their mirror images, for dlib."""
     photos, keypoints, X, y = [], [], [], []
     for name, part in parts.items():
-        photos += part.photos
-        keypoints.append(part.keypoints)
+        rows_photos, rows_keypoints = list(part.photos), part.keypoints
         X.append(part.X)
         y.append(part.y)
         if name in IN_THE_WILD:
             mirrored_photos, mirrored = mirror_faces(part.photos, part.keypoints, IBUG_68)
-            photos += mirrored_photos
-            keypoints.append(mirrored)
+            rows_photos = rows_photos + mirrored_photos
+            rows_keypoints = np.concatenate([rows_keypoints, mirrored])
             crops = [row.reshape(96, 96) for row in part.X]
             mirrored_crops, mirrored_targets = mirror_faces(crops, part.y, IBUG_68)
             X.append(np.stack(mirrored_crops).reshape(len(crops), -1))
             y.append(to_targets(mirrored_targets))
+        copies = repeats if name in IN_THE_WILD else 1
+        photos += rows_photos * copies
+        keypoints += [rows_keypoints] * copies
     return photos, np.concatenate(keypoints), np.concatenate(X), np.concatenate(y)
 
 

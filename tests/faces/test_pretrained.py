@@ -9,7 +9,8 @@ from skimage import data
 
 from skfkd import IBUG_68, load_pretrained
 from skfkd.cli import main
-from skfkd.faces import FaceLandmarker, match_faces, pretrained_model_card
+from skfkd.faces import FaceLandmarker, match_faces, pretrained_model_card, wild_landmarker
+from skfkd.faces._recipes import WILD_NETWORK
 from skfkd.metrics import normalized_mean_error
 
 
@@ -30,6 +31,17 @@ def test_it_is_a_fitted_68_point_landmarker(pretrained):
     assert isinstance(pretrained, FaceLandmarker)
     assert pretrained.n_keypoints_ == 68 and pretrained.regressor_.layout_ == IBUG_68
     assert pretrained.detector == "yunet" and pretrained.n_calibration_faces_ >= 190
+
+
+def test_it_is_the_recipe_trained_to_its_last_epoch(pretrained):
+    # `make pretrained` fits wild_landmarker(random_state=0): a model trained another way
+    # would carry held-out figures that are not the recipe's.
+    recipe = wild_landmarker(random_state=0)
+    assert pretrained.crop_size == recipe.crop_size
+    shipped, expected = pretrained.regressor_.get_params(), recipe.regressor.get_params()
+    for name in WILD_NETWORK:
+        assert shipped[name] == expected[name], name
+    assert len(pretrained.regressor_.history_) == expected["max_epochs"]
 
 
 def test_every_astronaut_point_lies_in_the_detected_face_box(astronaut_face):
