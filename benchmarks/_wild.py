@@ -25,28 +25,42 @@ FRAMED, DETECTED = "crops framed on the true landmarks", "faces its detector fin
 DLIB = "dlib shape predictor (axis-aligned crops)"
 
 
-def training_set(parts, repeats=WILD_REPEATS):
-    """Photos and keypoints of every training part, with the 300-W faces' mirror images,
-    the 300-W faces and their mirror images ``repeats`` times (the recipe's weighting of
-    the sources per epoch); and, once each, the same faces as axis-aligned 96x96 crops (the
-    datasets' framing) with their mirror images, for dlib."""
-    photos, keypoints, X, y = [], [], [], []
+def photo_training_set(parts, repeats=WILD_REPEATS, mirror=True):
+    """Photos and keypoints of every training part, with the 300-W faces' mirror images
+    (``mirror``), the 300-W faces and their mirror images ``repeats`` times: the recipe's
+    weighting of the sources per epoch."""
+    photos, keypoints = [], []
     for name, part in parts.items():
         rows_photos, rows_keypoints = list(part.photos), part.keypoints
-        X.append(part.X)
-        y.append(part.y)
-        if name in IN_THE_WILD:
+        if mirror and name in IN_THE_WILD:
             mirrored_photos, mirrored = mirror_faces(part.photos, part.keypoints, IBUG_68)
             rows_photos = rows_photos + mirrored_photos
             rows_keypoints = np.concatenate([rows_keypoints, mirrored])
+        copies = repeats if name in IN_THE_WILD else 1
+        photos += rows_photos * copies
+        keypoints += [rows_keypoints] * copies
+    return photos, np.concatenate(keypoints)
+
+
+def crop_training_set(parts):
+    """The faces of every training part as axis-aligned 96x96 crops (the datasets' framing),
+    with the 300-W faces' mirror images, once each: dlib's training set."""
+    X, y = [], []
+    for name, part in parts.items():
+        X.append(part.X)
+        y.append(part.y)
+        if name in IN_THE_WILD:
             crops = [row.reshape(96, 96) for row in part.X]
             mirrored_crops, mirrored_targets = mirror_faces(crops, part.y, IBUG_68)
             X.append(np.stack(mirrored_crops).reshape(len(crops), -1))
             y.append(to_targets(mirrored_targets))
-        copies = repeats if name in IN_THE_WILD else 1
-        photos += rows_photos * copies
-        keypoints += [rows_keypoints] * copies
-    return photos, np.concatenate(keypoints), np.concatenate(X), np.concatenate(y)
+    return np.concatenate(X), np.concatenate(y)
+
+
+def training_set(parts):
+    """The recipe's photos and keypoints (:func:`photo_training_set`) and dlib's crops
+    (:func:`crop_training_set`) of the same training parts."""
+    return (*photo_training_set(parts), *crop_training_set(parts))
 
 
 def framed_on_the_landmarks(landmarker, photos, keypoints):

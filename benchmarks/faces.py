@@ -41,7 +41,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import SOURCES, TITLES, split_source  # noqa: E402
-from _wild import framed_on_the_landmarks, train_dlib, training_set  # noqa: E402
+from _wild import crop_training_set, framed_on_the_landmarks, train_dlib  # noqa: E402
 
 from skfkd import load_pretrained, to_targets  # noqa: E402
 from skfkd._framing import landmark_boxes  # noqa: E402
@@ -133,7 +133,7 @@ class DlibPipeline:
 
         self.detector = dlib.get_frontal_face_detector()
         # The pretrained landmarker's training faces (the 300-W faces' mirror images too).
-        _, _, X, y = training_set(train_parts)
+        X, y = crop_training_set(train_parts)
         X, y = X[::every], y[::every]
         self.n_train = len(X)
         self.subset = f" (trained on 1/{every} of the faces)" if every > 1 else ""

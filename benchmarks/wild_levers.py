@@ -26,12 +26,12 @@ from sklearn.model_selection import GroupShuffleSplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment_lines, markdown_table  # noqa: E402
 from _sources import IN_THE_WILD, SOURCES, split_source  # noqa: E402
-from _wild import benchmark_cache, framed_on_the_landmarks  # noqa: E402
+from _wild import benchmark_cache, framed_on_the_landmarks, photo_training_set  # noqa: E402
 
-from skfkd import IBUG_68, FacialKeypointRegressor, to_targets  # noqa: E402
+from skfkd import FacialKeypointRegressor, to_targets  # noqa: E402
 from skfkd.augmentation import KeypointAugmenter  # noqa: E402
 from skfkd.cli._commands import FINE_TUNING  # noqa: E402
-from skfkd.datasets import get_data_home, mirror_faces  # noqa: E402
+from skfkd.datasets import get_data_home  # noqa: E402
 from skfkd.deploy import save_model  # noqa: E402
 from skfkd.faces import FaceLandmarker, wild_landmarker  # noqa: E402
 from skfkd.metrics import failure_rate, normalized_mean_error  # noqa: E402
@@ -103,18 +103,8 @@ def tuning_split(part, name):
 
 def lever_training_set(splits, settings, sources):
     """The tuning-train faces of ``sources`` as one lever trains on them."""
-    photos, keypoints = [], []
-    for name in sources:
-        train = splits[name][0]
-        rows_photos, rows_keypoints = list(train.photos), train.keypoints
-        if settings["mirror"] and name in IN_THE_WILD:
-            mirrored_photos, mirrored_keypoints = mirror_faces(rows_photos, rows_keypoints, IBUG_68)
-            rows_photos = rows_photos + mirrored_photos
-            rows_keypoints = np.concatenate([rows_keypoints, mirrored_keypoints])
-        copies = settings["repeats"] if name in IN_THE_WILD else 1
-        photos += rows_photos * copies
-        keypoints += [rows_keypoints] * copies
-    return photos, np.concatenate(keypoints)
+    parts = {name: splits[name][0] for name in sources}
+    return photo_training_set(parts, repeats=settings["repeats"], mirror=settings["mirror"])
 
 
 def framed(landmarker, part):
