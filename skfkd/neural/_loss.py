@@ -8,7 +8,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["masked_mse", "masked_keypoint_loss", "KeypointAutoencoderLoss", "KEYPOINT_LOSSES"]
+__all__ = [
+    "masked_mse",
+    "masked_keypoint_loss",
+    "heatmap_divergence",
+    "KeypointAutoencoderLoss",
+    "KEYPOINT_LOSSES",
+]
 
 # Wing loss (Feng et al., CVPR 2018) in the regressor's [-1, 1] target units, where one
 # pixel of a 96-pixel image is about 0.02: logarithmic (steep) for errors under ~5 px so
@@ -50,8 +56,49 @@ def masked_mse(prediction, target):
     return masked_keypoint_loss(prediction, target, "mse")
 
 
+def heatmap_divergence(scores, target, sigma=1.0):
+    """Mean Jensen-Shannon divergence between each heatmap and a Gaussian on its keypoint.
+
+    The regulariser of DSNT (Nibali et al., 2018): integral regression trains only the
+    mean of each softmaxed map, so the map may spread or split as long as its mean lands;
+    pulling it toward a small Gaussian around the true point keeps it peaked there.
+
+    Parameters
+    ----------
+    scores : tensor of shape (n, k, height, width)
+        Scores before the softmax, as :meth:`~skfkd.neural.HeatmapHead.heatmaps` gives.
+    target : tensor of shape (n, 2 * k)
+        True ``x0, y0, x1, ...`` in [-1, 1] image coordinates; NaN where not annotated
+        (those maps are left out).
+    sigma : float, default=1.0
+        Standard deviation of the Gaussians, in cells of the map.
+
+    Returns
+    -------
+    divergence : scalar tensor
+        In nats, between 0 and log(2); 0 when no keypoint is annotated.
+    """
+    n, k, height, width = scores.shape
+    points = target.float().unflatten(1, (k, 2))
+    annotated = ~torch.isnan(points).any(-1)
+    points = torch.nan_to_num(points)
+    # Cell centres as expected_positions places them; the Gaussian's width scales with the cell.
+    xs = (torch.arange(width, device=scores.device) + 0.5) * (2 / width) - 1
+    ys = (torch.arange(height, device=scores.device) + 0.5) * (2 / height) - 1
+    dx = (xs - points[..., :1]) / (sigma * 2 / width)  # (n, k, width)
+    dy = (ys - points[..., 1:]) / (sigma * 2 / height)  # (n, k, height)
+    log_gaussian = (-0.5 * (dy.square().unsqueeze(-1) + dx.square().unsqueeze(-2))).flatten(2).log_softmax(-1)
+    log_map = scores.float().flatten(2).log_softmax(-1)
+    log_mixture = torch.logsumexp(torch.stack([log_map, log_gaussian]), 0) - math.log(2)
+    divergence = 0.5 * (
+        (log_map.exp() * (log_map - log_mixture)).sum(-1)
+        + (log_gaussian.exp() * (log_gaussian - log_mixture)).sum(-1)
+    )
+    return torch.where(annotated, divergence, 0.0).sum() / annotated.sum().clamp(min=1)
+
+
 class KeypointAutoencoderLoss(nn.Module):
-    """``keypoint loss + autoencoder_weight * mse(reconstruction, image)``.
+    """``keypoint loss + autoencoder_weight * mse(reconstruction, image)``, plus the heatmap term.
 
     The keypoint loss runs over annotated coordinates only. A reconstruction smaller than
     the image is compared with the image averaged down to its size.
@@ -62,6 +109,12 @@ class KeypointAutoencoderLoss(nn.Module):
         Weight of the reconstruction term; 0 trains the plain CNN.
     keypoint_loss : {"mse", "l1", "smooth_l1", "wing"}, default="mse"
         Error on each annotated coordinate, in [-1, 1] target units.
+    heatmap_weight : float, default=0.0
+        Weight of the Jensen-Shannon divergence between each heatmap and a Gaussian on
+        its true keypoint (DSNT's regulariser), when the network's outputs carry the
+        heatmap scores as a third element.
+    heatmap_sigma : float, default=1.0
+        Width of that divergence's Gaussians, in cells of the map.
 
     Examples
     --------
@@ -74,16 +127,20 @@ class KeypointAutoencoderLoss(nn.Module):
     tensor(0.7500)
     """
 
-    def __init__(self, autoencoder_weight=0.1, keypoint_loss="mse"):
+    def __init__(self, autoencoder_weight=0.1, keypoint_loss="mse", heatmap_weight=0.0, heatmap_sigma=1.0):
         super().__init__()
         if keypoint_loss not in KEYPOINT_LOSSES:
             raise ValueError(f"keypoint_loss must be one of {sorted(KEYPOINT_LOSSES)}; got {keypoint_loss!r}")
         self.autoencoder_weight = autoencoder_weight
         self.keypoint_loss = keypoint_loss
+        self.heatmap_weight = heatmap_weight
+        self.heatmap_sigma = heatmap_sigma
 
     def forward(self, outputs, target, images):
-        keypoints, reconstruction = outputs
+        keypoints, reconstruction, *heatmaps = outputs
         loss = masked_keypoint_loss(keypoints.float(), target, self.keypoint_loss)
+        if self.heatmap_weight and heatmaps and heatmaps[0] is not None:
+            loss = loss + self.heatmap_weight * heatmap_divergence(heatmaps[0], target, self.heatmap_sigma)
         if self.autoencoder_weight and reconstruction is not None:
             images = images.float()
             if reconstruction.shape[-2:] != images.shape[-2:]:

@@ -298,10 +298,9 @@ class HeatmapHead(nn.Module):
         self.fuse = _conv_block(channels, channels, stride=1)
         self.scores = nn.Conv2d(channels, n_keypoints, 1)
 
-    def forward(self, feature_maps):
-        """Keypoints ``(n, 2 * n_keypoints)`` as ``x0, y0, x1, ...`` in [-1, 1] image
-        coordinates (the outer edges of the image at -1 and 1, as ``grid_sample`` with
-        ``align_corners=False``)."""
+    def heatmaps(self, feature_maps):
+        """The scores ``(n, n_keypoints, height, width)`` over the finest map's cells,
+        before the softmax."""
         size = feature_maps[0].shape[-2:]
         fused = 0
         for lateral, feature_map in zip(self.lateral, feature_maps):
@@ -309,7 +308,13 @@ class HeatmapHead(nn.Module):
             if narrowed.shape[-2:] != size:
                 narrowed = F.interpolate(narrowed, size=size, mode="bilinear", align_corners=False)
             fused = fused + narrowed
-        return expected_positions(self.scores(self.fuse(fused))).flatten(1)
+        return self.scores(self.fuse(fused))
+
+    def forward(self, feature_maps):
+        """Keypoints ``(n, 2 * n_keypoints)`` as ``x0, y0, x1, ...`` in [-1, 1] image
+        coordinates (the outer edges of the image at -1 and 1, as ``grid_sample`` with
+        ``align_corners=False``)."""
+        return expected_positions(self.heatmaps(feature_maps)).flatten(1)
 
 
 def expected_positions(scores):
@@ -433,12 +438,20 @@ class KeypointAutoencoder(nn.Module):
         output_shape = tuple(max(1, round(side * reconstruction_scale)) for side in image_shape)
         self.decoder = ConvDecoder(output_shape, in_channels, decoder_widths, latent_dim)
 
-    def forward(self, images, reconstruct=True):
-        """Keypoints ``(n, n_outputs)`` and the reconstruction (None when not asked for)."""
+    def forward(self, images, reconstruct=True, heatmaps=False):
+        """Keypoints ``(n, n_outputs)`` and the reconstruction (None when not asked for);
+        with ``heatmaps=True``, also the heatmap head's scores (see
+        :meth:`HeatmapHead.heatmaps`), which a loss can shape."""
+        if heatmaps and not self.heatmap_stages:
+            raise ValueError(
+                "heatmaps=True needs the heatmap head (head='heatmap'); this network has a dense head"
+            )
         latent, feature_maps = self.encoder.encode(images)
         reconstruction = self.decoder(latent) if reconstruct else None
+        scores = None
         if self.heatmap_stages:
-            keypoints = self.head([feature_maps[stage] for stage in self.heatmap_stages])
+            scores = self.head.heatmaps([feature_maps[stage] for stage in self.heatmap_stages])
+            keypoints = expected_positions(scores).flatten(1)
         else:
             keypoints = self.head(latent)
         if self.refinement is not None:
@@ -446,4 +459,6 @@ class KeypointAutoencoder(nn.Module):
             points = keypoints.unflatten(1, (-1, 2))
             keypoints = self.refinement([feature_maps[stage] for stage in self.refine_stages], points)
             keypoints = keypoints.flatten(1)
+        if heatmaps:
+            return keypoints, reconstruction, scores
         return keypoints, reconstruction

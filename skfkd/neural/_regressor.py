@@ -73,8 +73,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         parameters, plus any ``module__*`` parameters. Its ``forward(images,
         reconstruct)`` returns ``(keypoints, reconstruction)``.
     criterion : torch module class, default=KeypointAutoencoderLoss
-        Built with ``autoencoder_weight`` and ``keypoint_loss``, plus any
-        ``criterion__*`` parameters; called as ``criterion(outputs, targets, images)``.
+        Built with ``autoencoder_weight`` and ``keypoint_loss`` (and ``heatmap_weight``
+        when it is not 0), plus any ``criterion__*`` parameters; called as ``criterion(outputs, targets, images)``.
     latent_dim : int, default=128
         Size of the bottleneck.
     autoencoder_weight : float, default=0.0
@@ -87,6 +87,15 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         (see :class:`~skfkd.neural.KeypointAutoencoderLoss`). L1 measured a little
         better than the others on held-out YouTube identities, within noise (NME 4.92%,
         against wing 4.96% and mse 4.99%, 60 epochs, before the local refinement).
+    heatmap_weight : float, default=0.0
+        With the heatmap head (``module__head="heatmap"``), the weight of a regulariser
+        that pulls each keypoint's heatmap toward a Gaussian of one cell on the true
+        point (the Jensen-Shannon divergence of DSNT, Nibali et al. 2018): the keypoint
+        loss alone trains only each map's mean, so a map may spread or split as long as
+        its mean lands. 0 leaves it out; any other value needs the heatmap head. With
+        ``skfkd.faces.wild_landmarker``'s network on in-the-wild photos (tuning split,
+        20 epochs), 1.0 lowered the NME pooled over LFPW, HELEN and AFW from 4.02% to
+        3.79% and on YouTube identities from 4.63% to 4.54%.
     standardize : {"image", "dataset"}, default="image"
         "image" scales each image to zero mean and unit variance on its own, so a
         darker or low-contrast photo looks like the training faces (held-out YouTube
@@ -196,6 +205,7 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         "latent_dim": [positive_int],
         "autoencoder_weight": [Interval(Real, 0, FLOAT32_MAX, closed="both")],
         "keypoint_loss": [StrOptions({"l1", "mse", "smooth_l1", "wing"})],
+        "heatmap_weight": [Interval(Real, 0, FLOAT32_MAX, closed="both")],
         "standardize": [StrOptions({"image", "dataset"})],
         "augmentation": [StrOptions({"auto"}), KeypointAugmenter, None],
         "flip_test": ["boolean"],
@@ -230,6 +240,7 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         latent_dim=128,
         autoencoder_weight=0.0,
         keypoint_loss="l1",
+        heatmap_weight=0.0,
         standardize="image",
         augmentation="auto",
         flip_test=False,
@@ -263,6 +274,7 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         self.latent_dim = latent_dim
         self.autoencoder_weight = autoencoder_weight
         self.keypoint_loss = keypoint_loss
+        self.heatmap_weight = heatmap_weight
         self.standardize = standardize
         self.augmentation = augmentation
         self.flip_test = flip_test
@@ -280,6 +292,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         x = x.to(self.device_, non_blocking=True)
         with self._autocast():
             if self.module_.training:
+                if self.heatmap_weight:  # asked only then, so that a network of one's own need not know it
+                    fit_params = {**fit_params, "heatmaps": True}
                 return self.module_(x, reconstruct=bool(self.autoencoder_weight), **fit_params)
             # A network wrapped for data-parallel training evaluates as it is.
             plain = not isinstance(self.module_, torch.nn.parallel.DistributedDataParallel)

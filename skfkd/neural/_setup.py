@@ -112,6 +112,8 @@ class SkorchSetup:
         params = self.get_params_for("criterion")
         params.setdefault("autoencoder_weight", self.autoencoder_weight)
         params.setdefault("keypoint_loss", self.keypoint_loss)
+        if self.heatmap_weight:  # passed only then, so that a criterion of one's own need not know it
+            params.setdefault("heatmap_weight", self.heatmap_weight)
         self.criterion_ = self.initialized_instance(self.criterion, params).to(self.device_)
         return self
 

@@ -221,3 +221,24 @@ def test_the_head_is_dense_or_heatmap():
         )
     with pytest.raises(ValueError, match="n_outputs must be even"):
         KeypointAutoencoder((32, 32), 9, widths=(8, 16), depths=(1, 1), head="heatmap", refine_stages=())
+
+
+def test_the_network_gives_its_heatmaps_when_asked():
+    net = KeypointAutoencoder(
+        (32, 32),
+        10,
+        widths=(8, 16, 24),
+        depths=(1, 1, 1),
+        refine_stages=(),
+        head="heatmap",
+        heatmap_stages=(1, 2),
+    )
+    images = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    keypoints, reconstruction, scores = net(images, reconstruct=False, heatmaps=True)
+    assert reconstruction is None and scores.shape == (3, 5, 8, 8)  # stage 1: a quarter of the image
+    # Without the refinement the keypoints are the maps' means, as without heatmaps=True.
+    torch.testing.assert_close(keypoints, expected_positions(scores).flatten(1))
+    torch.testing.assert_close(keypoints, net(images, reconstruct=False)[0])
+    dense = KeypointAutoencoder((32, 32), 10, widths=(8, 16, 24), depths=(1, 1, 1))
+    with pytest.raises(ValueError, match="heatmaps=True needs the heatmap head"):
+        dense(images, heatmaps=True)

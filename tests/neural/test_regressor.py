@@ -19,6 +19,7 @@ from skfkd.metrics import keypoint_rmse
 from skfkd.neural import KeypointAutoencoder, masked_mse
 from skfkd.neural import _regressor as regressor_module
 from skfkd.neural._inference import scale_targets, standardise, target_size, unscale_targets
+from skfkd.neural._loss import heatmap_divergence
 
 # No augmentation unless a test asks for it: these tests check the training machinery.
 SMALL = {
@@ -408,3 +409,33 @@ def test_standardize_dataset_uses_the_training_statistics(faces):
         ValueError, match="The 'standardize' parameter of FacialKeypointRegressor must be a str among"
     ):
         _small(standardize="global").fit(faces.data, faces.target)
+
+
+def _mean_heatmap_divergence(model, faces):
+    pixels = torch.as_tensor(faces.data, dtype=torch.float32).view(-1, 32, 32)
+    images = standardise(pixels, "image", model.input_mean_, model.input_std_)
+    targets = scale_targets(torch.as_tensor(faces.target, dtype=torch.float32), target_size((32, 32), 30))
+    model.module_.eval()
+    with torch.no_grad():
+        scores = model.module_(images, reconstruct=False, heatmaps=True)[2]
+    return heatmap_divergence(scores, targets).item()
+
+
+def test_the_heatmap_weight_peaks_the_maps_on_the_keypoints(faces):
+    heatmap = {
+        "module__head": "heatmap",
+        "module__heatmap_stages": (0, 1),
+        "train_split": None,
+        "max_epochs": 12,
+    }
+    plain = _small(**heatmap).fit(faces.data, faces.target)
+    shaped = _small(**heatmap, heatmap_weight=1.0).fit(faces.data, faces.target)
+    assert shaped.criterion_.heatmap_weight == 1.0 and plain.criterion_.heatmap_weight == 0
+    divergences = _mean_heatmap_divergence(plain, faces), _mean_heatmap_divergence(shaped, faces)
+    assert divergences[1] < 0.8 * divergences[0], divergences
+    assert np.isfinite(shaped.predict(faces.data[:4])).all()
+
+
+def test_the_heatmap_weight_needs_the_heatmap_head(faces):
+    with pytest.raises(ValueError, match="heatmaps=True needs the heatmap head"):
+        _small(heatmap_weight=1.0).fit(faces.data, faces.target)
