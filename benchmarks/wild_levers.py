@@ -80,6 +80,8 @@ LEVERS = {
     "recipe128_weight_wild_no_split": COMBINATION,
     # The combination at 160x160 (40x40 heatmaps): whether a larger crop still gains.
     "recipe160_weight_wild_no_split": {**COMBINATION, "size": 160},
+    # The combination with DSNT's regulariser pulling each heatmap toward a Gaussian on its point.
+    "recipe128_heatmap_divergence": {**COMBINATION, "extra": {**COMBINATION["extra"], "heatmap_weight": 1.0}},
 }
 STRONG = {
     "rotation": 25.0,
