@@ -78,7 +78,7 @@ def heatmap_divergence(scores, target, sigma=1.0):
     divergence : scalar tensor
         In nats, between 0 and log(2); 0 when no keypoint is annotated.
     """
-    n, k, height, width = scores.shape
+    _, k, height, width = scores.shape
     points = target.float().unflatten(1, (k, 2))
     annotated = ~torch.isnan(points).any(-1)
     points = torch.nan_to_num(points)

@@ -71,10 +71,12 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
     module : torch module class, default=KeypointAutoencoder
         Built with ``image_shape``, ``n_outputs`` and ``latent_dim`` from the data and
         parameters, plus any ``module__*`` parameters. Its ``forward(images,
-        reconstruct)`` returns ``(keypoints, reconstruction)``.
+        reconstruct)`` returns ``(keypoints, reconstruction)``; with ``heatmap_weight``
+        it is also passed ``heatmaps=True`` in training and returns the heatmap scores third.
     criterion : torch module class, default=KeypointAutoencoderLoss
         Built with ``autoencoder_weight`` and ``keypoint_loss`` (and ``heatmap_weight``
-        when it is not 0), plus any ``criterion__*`` parameters; called as ``criterion(outputs, targets, images)``.
+        when it is not 0), plus any ``criterion__*`` parameters; called as
+        ``criterion(outputs, targets, images)``.
     latent_dim : int, default=128
         Size of the bottleneck.
     autoencoder_weight : float, default=0.0
