@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from skfkd.neural._modules import cell_centres
+
 __all__ = [
     "masked_mse",
     "masked_keypoint_loss",
@@ -82,9 +84,8 @@ def heatmap_divergence(scores, target, sigma=1.0):
     points = target.float().unflatten(1, (k, 2))
     annotated = ~torch.isnan(points).any(-1)
     points = torch.nan_to_num(points)
-    # Cell centres as expected_positions places them; the Gaussian's width scales with the cell.
-    xs = (torch.arange(width, device=scores.device) + 0.5) * (2 / width) - 1
-    ys = (torch.arange(height, device=scores.device) + 0.5) * (2 / height) - 1
+    # On the cells as expected_positions places them; the Gaussian's width scales with the cell.
+    xs, ys = cell_centres(width, scores.device), cell_centres(height, scores.device)
     dx = (xs - points[..., :1]) / (sigma * 2 / width)  # (n, k, width)
     dy = (ys - points[..., 1:]) / (sigma * 2 / height)  # (n, k, height)
     log_gaussian = (-0.5 * (dy.square().unsqueeze(-1) + dx.square().unsqueeze(-2))).flatten(2).log_softmax(-1)
@@ -139,7 +140,7 @@ class KeypointAutoencoderLoss(nn.Module):
     def forward(self, outputs, target, images):
         keypoints, reconstruction, *heatmaps = outputs
         loss = masked_keypoint_loss(keypoints.float(), target, self.keypoint_loss)
-        if self.heatmap_weight and heatmaps and heatmaps[0] is not None:
+        if self.heatmap_weight and heatmaps:
             loss = loss + self.heatmap_weight * heatmap_divergence(heatmaps[0], target, self.heatmap_sigma)
         if self.autoencoder_weight and reconstruction is not None:
             images = images.float()

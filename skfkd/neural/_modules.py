@@ -327,9 +327,13 @@ def expected_positions(scores):
     height, width = scores.shape[-2:]
     # unflatten, not view(n, ...): a view would fix the batch size in an ONNX export.
     weights = scores.float().flatten(2).softmax(-1).unflatten(2, (height, width))
-    xs = (torch.arange(width, device=scores.device, dtype=weights.dtype) + 0.5) * (2 / width) - 1
-    ys = (torch.arange(height, device=scores.device, dtype=weights.dtype) + 0.5) * (2 / height) - 1
+    xs, ys = cell_centres(width, scores.device), cell_centres(height, scores.device)
     return torch.stack([weights.sum(2) @ xs, weights.sum(3) @ ys], dim=-1)
+
+
+def cell_centres(size, device=None):
+    """Centres ``(size,)`` of a map's cells along one side, in [-1, 1] (float32)."""
+    return (torch.arange(size, device=device, dtype=torch.float32) + 0.5) * (2 / size) - 1
 
 
 class KeypointAutoencoder(nn.Module):
