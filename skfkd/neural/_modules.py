@@ -288,6 +288,8 @@ class HeatmapHead(nn.Module):
     >>> maps = [torch.zeros(2, 16, 24, 24), torch.zeros(2, 32, 12, 12)]
     >>> head(maps).shape  # (x, y) of each keypoint, in [-1, 1]
     torch.Size([2, 10])
+    >>> head.heatmaps(maps).shape  # one map of scores per keypoint, on the finest cells
+    torch.Size([2, 5, 24, 24])
     """
 
     def __init__(self, stage_channels, n_keypoints, channels=48):
