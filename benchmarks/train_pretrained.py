@@ -20,7 +20,8 @@ Writes ``skfkd/_data/landmarker_68.skops`` (loaded by ``skfkd.load_pretrained()`
 model card ``skfkd/_data/landmarker_68.md``, and ``benchmarks/results/pretrained.md`` with
 a CED plot beside it.
 
-    python benchmarks/train_pretrained.py           # 1.5 hours on a 2-core CPU with dlib's training, one without
+    python benchmarks/train_pretrained.py           # 1-2 hours on a 2-core CPU (58, 121 min measured)
+                                                    # and dlib's training, half an hour (cached)
     python benchmarks/train_pretrained.py --quick   # a sample and 3 epochs; writes under results/ only
 """
 
@@ -55,7 +56,9 @@ RESULTS = HERE / "results"
 SHIPPED = HERE.parent / "skfkd" / "_data"
 
 
-def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, crop_size, epochs):
+def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, landmarker):
+    regressor = landmarker.regressor
+    crop_size, epochs, heatmap_weight = landmarker.crop_size, regressor.max_epochs, regressor.heatmap_weight
     lines = [
         "# skfkd pretrained 68-point landmarker",
         "",
@@ -64,7 +67,14 @@ def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, crop_
         "`skfkd.FacialKeypointRegressor` inside (a CNN, stage widths 32-64-128-192-256, whose keypoints "
         "are the means of one heatmap each, `skfkd.neural.HeatmapHead`, moved by a local refinement; its "
         "autoencoder's reconstruction weight is 0, so the decoder is not trained) "
-        "and the YuNet face detector (shipped in `skfkd/_data/yunet`, Apache-2.0) calibrated to the "
+        + (
+            f"trained on the `{regressor.keypoint_loss}` keypoint loss plus {heatmap_weight:g} times DSNT's "
+            "heatmap regulariser (`heatmap_weight`: the Jensen-Shannon divergence between each map and a "
+            "Gaussian on its true point), "
+            if heatmap_weight
+            else f"trained on the `{regressor.keypoint_loss}` keypoint loss, "
+        )
+        + "and the YuNet face detector (shipped in `skfkd/_data/yunet`, Apache-2.0) calibrated to the "
         "landmark framing.",
         "- output: the 68 iBUG/dlib points (`skfkd.IBUG_68`), in photo pixels, x = column, y = row, "
         "pixel centres at integers.",
@@ -165,8 +175,7 @@ def main(argv=None):
         len(photos),
         command,
         model_path.stat().st_size,
-        landmarker.crop_size,
-        landmarker.regressor.max_epochs,
+        landmarker,
     )
     (SHIPPED / "landmarker_68.md").write_text(card)
     print(
