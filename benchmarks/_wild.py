@@ -208,7 +208,9 @@ def run_suite(data, quick, results_dir):
     landmarkers = {"recipe: the shipped landmarker": recipe}
     candidates = {
         "current default (no mirror images)": (
-            FaceLandmarker(FacialKeypointRegressor(random_state=0, **epochs), random_state=0),
+            FaceLandmarker(
+                FacialKeypointRegressor(random_state=0, verbose=1, **epochs), random_state=0, verbose=1
+            ),
             plain_photos,
             plain_keypoints,
         ),
