@@ -62,6 +62,9 @@ BASE = {
 # split) together: wild_landmarker() on _wild.photo_training_set as it shipped until the recipe
 # took DSNT's regulariser too (recipe128_heatmap_divergence, the recipe since).
 COMBINATION = {**BASE, "size": 128, "repeats": 2, "extra": {**RECIPE, "train_split": None}}
+# The combination with DSNT's regulariser pulling each heatmap toward a Gaussian of one cell on
+# its point: the recipe since.
+REGULARISED = {**COMBINATION, "extra": {**COMBINATION["extra"], "heatmap_weight": 1.0}}
 LEVERS = {
     "baseline": {**BASE, "mirror": False},
     "mirror": BASE,
@@ -81,8 +84,9 @@ LEVERS = {
     "recipe128_weight_wild_no_split": COMBINATION,
     # The combination at 160x160 (40x40 heatmaps): whether a larger crop still gains.
     "recipe160_weight_wild_no_split": {**COMBINATION, "size": 160},
-    # The combination with DSNT's regulariser pulling each heatmap toward a Gaussian on its point.
-    "recipe128_heatmap_divergence": {**COMBINATION, "extra": {**COMBINATION["extra"], "heatmap_weight": 1.0}},
+    "recipe128_heatmap_divergence": REGULARISED,
+    # The regulariser weighing twice as much: whether 1.0 is where it levels off.
+    "recipe128_heatmap_weight2": {**REGULARISED, "extra": {**REGULARISED["extra"], "heatmap_weight": 2.0}},
 }
 STRONG = {
     "rotation": 25.0,
@@ -155,7 +159,7 @@ def main(argv=None):
         photos, keypoints = lever_training_set(splits, settings, settings["sources"])
         aug = KeypointAugmenter(**STRONG) if settings["augmentation"] == "strong" else "auto"
         regressor = FacialKeypointRegressor(
-            max_epochs=options.epochs, augmentation=aug, random_state=0, **settings["extra"]
+            max_epochs=options.epochs, augmentation=aug, random_state=0, verbose=1, **settings["extra"]
         )
         landmarker = FaceLandmarker(regressor, crop_size=settings["size"], n_calibration=0, random_state=0)
         print(f"{lever}: training on {len(photos)} faces ...", flush=True)
