@@ -157,8 +157,8 @@ class AcceleratedFacialKeypointRegressor(AccelerateMixin, FacialKeypointRegresso
       ``Accelerator(split_batches=True)`` keeps ``batch_size`` samples a step in all.
     - **Loss.** The keypoint loss is a mean over annotated coordinates, and processes
       hold different numbers of them; each process weighs its part by its share of the
-      annotated coordinates (and, for the reconstruction term, of the images) of the
-      whole step, so the averaged gradient is the gradient of the loss on the whole
+      annotated coordinates (for the keypoint and heatmap terms; of the images, for the
+      reconstruction term) of the whole step, so the averaged gradient is the gradient of the loss on the whole
       step. The losses in ``history_`` are those of whole steps too.
     - **Randomness.** Each process draws its own augmentation and dropout from a seed
       derived from ``random_state`` and its process index: seeded runs repeat, and
@@ -307,10 +307,11 @@ class AcceleratedFacialKeypointRegressor(AccelerateMixin, FacialKeypointRegresso
         if not self._distributed:
             return loss
         # Torch averages the processes' gradients; weigh each process's means by its
-        # share of the step's annotated coordinates (keypoint term) and images (the rest),
-        # so that the average is the gradient of the loss on the whole step.
-        keypoints = y_pred[0] if isinstance(y_pred, tuple) else y_pred
-        keypoint_loss = super().get_loss((keypoints, None), y_true, X=X, training=training)
+        # share of the step's annotated coordinates (the keypoint and heatmap terms, both
+        # means over annotated points) and images (the reconstruction), so that the average
+        # is the gradient of the loss on the whole step.
+        keypoints, _, *heatmaps = y_pred if isinstance(y_pred, tuple) else (y_pred, None)
+        keypoint_loss = super().get_loss((keypoints, None, *heatmaps), y_true, X=X, training=training)
         counts = torch.stack([(~torch.isnan(y_true)).sum(), torch.tensor(len(y_true), device=y_true.device)])
         totals = self.accelerator.reduce(counts.float(), reduction="sum")
         shares = counts.float() / totals.clamp(min=1) * self.accelerator.num_processes

@@ -67,9 +67,10 @@ def gradient_check(accelerator, model, X, y):
     targets = scale_targets(pixels, target_size(model.image_shape_, model.n_outputs_))
     part = slice(4 * accelerator.process_index, 4 * accelerator.process_index + 4)
 
+    forward = {"reconstruct": True, "heatmaps": bool(model.heatmap_weight)}  # as in training
     whole = copy.deepcopy(model.module_).eval()
     criterion = model.criterion_
-    criterion(whole(images, reconstruct=True), targets, images).backward()
+    criterion(whole(images, **forward), targets, images).backward()
     expected = _gradient(whole)
 
     differences = {}
@@ -81,7 +82,7 @@ def gradient_check(accelerator, model, X, y):
         model._initialize_accelerator()  # DistributedDataParallel again, as in training
         model.module_.eval()  # batch norm from its running statistics: comparable parts
         model.module_.zero_grad()
-        outputs = model.module_(images[part], reconstruct=True)
+        outputs = model.module_(images[part], **forward)
         accelerator.backward(get_loss(model, outputs, pixels[part], X=images[part], training=True))
         got = _gradient(model.module_)
         differences[name] = float((got - expected).abs().max() / expected.abs().max())
@@ -106,6 +107,15 @@ def main(out):
     rows = [[int(np.argmin(np.abs(y - face).sum(axis=1))) for face in batch] for batch in seen]
     results["samples"] = gather_object([rows])
     results["gradient"] = gradient_check(accelerator, model, X, y)
+    model = _model(
+        accelerator,
+        augmentation=None,
+        autoencoder_weight=0.5,
+        module__head="heatmap",
+        module__heatmap_stages=(1, 2),  # the small network's last two stages
+        heatmap_weight=1.0,
+    )
+    results["heatmap_gradient"] = gradient_check(accelerator, model.fit(X, y), X, y)
 
     # One face repeated: the processes' batches differ only by their augmentation. With
     # a validation split: early stopping reads the history that the processes share.

@@ -341,6 +341,15 @@ def test_the_averaged_gradient_is_the_gradient_of_the_whole_batch(launched):
 
 
 @pytest.mark.timeout(300)
+def test_the_heatmap_regulariser_is_weighed_by_annotated_points_too(launched):
+    results, _, _ = launched
+    # DSNT's divergence is a mean over annotated points: weighed by the parts' images, as
+    # the reconstruction is, the first part's would count 15 times too much.
+    assert results["heatmap_gradient"]["weighted"] < 1e-5
+    assert results["heatmap_gradient"]["unweighted"] > 1e-2
+
+
+@pytest.mark.timeout(300)
 def test_each_process_draws_its_own_augmentation_reproducibly(launched):
     results, _, _ = launched
     assert results["augmented_again_equal"]
