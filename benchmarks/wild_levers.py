@@ -87,6 +87,16 @@ LEVERS = {
     "recipe128_heatmap_divergence": REGULARISED,
     # The regulariser weighing twice as much: whether 1.0 is where it levels off.
     "recipe128_heatmap_weight2": {**REGULARISED, "extra": {**REGULARISED["extra"], "heatmap_weight": 2.0}},
+    # Its Gaussians half and twice as wide (1 cell is 4 px of a 128 px crop): a sharper
+    # target asks for precision, a wider one for maps that tolerate ambiguous points.
+    "recipe128_heatmap_sigma_half": {
+        **REGULARISED,
+        "extra": {**REGULARISED["extra"], "criterion__heatmap_sigma": 0.5},
+    },
+    "recipe128_heatmap_sigma2": {
+        **REGULARISED,
+        "extra": {**REGULARISED["extra"], "criterion__heatmap_sigma": 2.0},
+    },
 }
 STRONG = {
     "rotation": 25.0,
