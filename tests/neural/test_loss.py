@@ -74,6 +74,36 @@ def test_heatmap_divergence_is_zero_on_the_gaussian_and_bounded_elsewhere(coordi
     assert 0 < uniform < math.log(2) and 0 <= moved < math.log(2) + 1e-6
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(-1.2, 1.2), min_size=4, max_size=4),
+    st.integers(2, 16),
+    st.integers(2, 16),
+    st.floats(0.3, 3.0),
+    st.floats(0.1, 30.0),
+)
+def test_heatmap_divergence_is_jensen_shannon_over_the_whole_map(
+    coordinates, height, width, sigma, sharpness
+):
+    # The loss builds the Gaussian from one normalised factor per axis; this one from the
+    # whole map, in double precision.
+    target = torch.tensor([coordinates])
+    scores = torch.randn(1, 2, height, width, generator=torch.Generator().manual_seed(height * width))
+    scores = scores * sharpness
+    heatmap = scores.double().flatten(2).softmax(-1)
+    gaussian = (
+        _log_gaussian(target.double().unflatten(1, (2, 2)), height, width, sigma).flatten(2).softmax(-1)
+    )
+    mixture = (heatmap + gaussian) / 2
+
+    def to_mixture(p):
+        return torch.where(p > 0, p * (p / mixture).log(), 0.0).sum(-1)
+
+    expected = (0.5 * (to_mixture(heatmap) + to_mixture(gaussian))).mean().item()
+    got = heatmap_divergence(scores, target, sigma).item()
+    assert got == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
 def test_heatmap_divergence_leaves_out_unannotated_keypoints():
     scores = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
     target = torch.tensor([[0.1, 0.2, float("nan"), float("nan"), -0.3, 0.4]])
