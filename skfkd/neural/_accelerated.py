@@ -155,11 +155,12 @@ class AcceleratedFacialKeypointRegressor(AccelerateMixin, FacialKeypointRegresso
       process, as in Accelerate's data loaders: ``N`` processes take ``N * batch_size``
       samples a step, and so ``N`` times fewer steps an epoch (consider raising ``lr``).
       ``Accelerator(split_batches=True)`` keeps ``batch_size`` samples a step in all.
-    - **Loss.** The keypoint loss is a mean over annotated coordinates, and processes
-      hold different numbers of them; each process weighs its part by its share of the
-      annotated coordinates (for the keypoint and heatmap terms; of the images, for the
-      reconstruction term) of the whole step, so the averaged gradient is the gradient of the loss on the whole
-      step. The losses in ``history_`` are those of whole steps too.
+    - **Loss.** The keypoint loss (and ``heatmap_weight``'s term) is a mean over
+      annotated coordinates, and processes hold different numbers of them; each process
+      weighs its part by its share of the annotated coordinates (and, for the
+      reconstruction term, of the images) of the whole step, so the averaged gradient is
+      the gradient of the loss on the whole step. The losses in ``history_`` are those of
+      whole steps too.
     - **Randomness.** Each process draws its own augmentation and dropout from a seed
       derived from ``random_state`` and its process index: seeded runs repeat, and
       processes do not repeat each other's transforms.
