@@ -16,7 +16,7 @@ from _sources import IN_THE_WILD
 
 from skfkd import IBUG_68, to_targets
 from skfkd.datasets import mirror_faces
-from skfkd.faces import crop_faces, landmark_frames, match_faces, uncrop_keypoints
+from skfkd.faces import landmark_frames, match_faces, uncrop_keypoints
 from skfkd.faces._recipes import WILD_REPEATS
 from skfkd.metrics import ced_auc, ced_curve, failure_rate, normalized_mean_error
 
@@ -67,8 +67,7 @@ def framed_on_the_landmarks(landmarker, photos, keypoints):
     """The landmarker's regressor on crops framed on the true landmarks, as the landmarker
     frames them (eye-aligned), mapped back to photo pixels: ``(n, 2 * n_keypoints)``."""
     frames = landmark_frames(keypoints, margin=landmarker.crop_margin, align=landmarker.align)
-    X = crop_faces(photos, frames, size=landmarker.crop_size)
-    return uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=landmarker.crop_size)
+    return landmarker.predict_frames(photos, frames).reshape(len(frames), -1)
 
 
 def scores(y_true, y_pred, n_found=None, n_total=None):

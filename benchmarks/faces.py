@@ -11,7 +11,8 @@ For each source (YouTube by identity; LFPW, HELEN, AFW by photo; benchmarks/_sou
 - other boxes per photo: detections that frame no annotated face (in LFPW and AFW photos,
   many are unannotated faces, not false alarms);
 - time per photo on one core, each photo scaled to 640 pixels on its longer side:
-  detection, crops and network (each of the 1 + n_refinements passes), end to end.
+  detection, crops and network (each of the 1 + n_refinements passes, the last on five crops
+  with the shift test), end to end.
 
 dlib (when importable): ``dlib.get_frontal_face_detector()`` boxes, calibrated to the
 landmark framing on the training photos as FaceLandmarker calibrates YuNet's, then dlib's
@@ -97,7 +98,8 @@ def _at_640(photo):
 def timing(landmarker, photos, repeats=3):
     """Median ms per photo at 640 px: detection, crops, network (all passes), end to end."""
     parts = {"detector": [], "crops": [], "network": [], "end to end": []}
-    passes = 1 + landmarker.n_refinements
+    # Crops per pass: one, and on the last pass five with the shift test.
+    passes = [1] * landmarker.n_refinements + [5 if landmarker.shift_test else 1]
     for photo in photos:
         photo = _at_640(photo)
         for _ in range(repeats):
@@ -112,11 +114,13 @@ def timing(landmarker, photos, repeats=3):
                     faces.keypoints[:1], margin=landmarker.crop_margin, align=landmarker.align
                 )
                 tic = time.perf_counter()
-                for _ in range(passes):
-                    X = crop_faces([photo], frames, size=landmarker.crop_size)
+                crops = [
+                    crop_faces([photo] * n, np.repeat(frames, n, axis=0), size=landmarker.crop_size)
+                    for n in passes
+                ]
                 parts["crops"].append(time.perf_counter() - tic)
                 tic = time.perf_counter()
-                for _ in range(passes):
+                for X in crops:
                     landmarker.regressor_.predict(X)
                 parts["network"].append(time.perf_counter() - tic)
     return {
@@ -284,7 +288,8 @@ def main(argv=None):
         "",
         *environment_lines(),
         f"- landmarker: skfkd.load_pretrained() (detector {landmarker.detector}, score threshold "
-        f"{landmarker.score_threshold}, n_refinements {landmarker.n_refinements}); "
+        f"{landmarker.score_threshold}, n_refinements {landmarker.n_refinements}, shift_test "
+        f"{landmarker.shift_test:g}); "
         f"held-out parts of benchmarks/_sources.py",
         *(
             [
@@ -319,7 +324,8 @@ def main(argv=None):
         "",
         f"## Time per photo, one core, photos scaled to {TIMING_SIDE} px on the longer side (median ms)",
         "",
-        "Crops and network: all passes of one face (1 + n_refinements). Ratio: end to end against skfkd's.",
+        "Crops and network: all passes of one face (1 + n_refinements, the last on five crops with the "
+        "shift test). Ratio: end to end against skfkd's.",
         "",
         *markdown_table(["source", "model", "detector", "crops", "network", "end to end", "ratio"], speed),
         "",

@@ -44,6 +44,7 @@ __all__ = [
     "keypoints_from_crop",
     "keypoints_to_crop",
     "landmark_boxes",
+    "shifted_frames",
 ]
 
 DEFAULT_CROP_SIZE = 96
@@ -269,10 +270,32 @@ def jitter_frames(frames, amount, angle, rng):
     if amount == 0 and angle == 0:
         return frames
     n = len(frames)
-    shift = rng.uniform(-amount, amount, (n, 2)) * frames[:, 2:3]
+    moved = _moved_along_axes(frames, rng.uniform(-amount, amount, (n, 2)))
+    moved[:, 2] *= np.exp(rng.uniform(-amount, amount, n))
+    moved[:, 3] += rng.uniform(-angle, angle, n)
+    return moved
+
+
+# The four moves of shifted_frames, in units of the frame's side along its own axes.
+_SHIFT_DIRECTIONS = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+
+
+def shifted_frames(frames, amount) -> np.ndarray:
+    """``(4, n, 4)``: the frames moved by ``amount`` of their side right, left, down and up
+    along their own axes (the crop's, turned with the face), size and angle kept."""
+    frames = _check_frames(frames)
+    return np.stack(
+        [_moved_along_axes(frames, np.broadcast_to(amount * d, (len(frames), 2))) for d in _SHIFT_DIRECTIONS]
+    )
+
+
+def _moved_along_axes(frames, shift):
+    """Copies of ``frames`` whose centres moved by ``shift`` ``(n, 2)`` of their side along
+    their own x and y axes."""
+    step = shift * frames[:, 2:3]
     radians = np.radians(frames[:, 3])
     cos, sin = np.cos(radians), np.sin(radians)
-    centre_x = frames[:, 0] + cos * shift[:, 0] - sin * shift[:, 1]
-    centre_y = frames[:, 1] + sin * shift[:, 0] + cos * shift[:, 1]
-    side = frames[:, 2] * np.exp(rng.uniform(-amount, amount, n))
-    return np.column_stack([centre_x, centre_y, side, frames[:, 3] + rng.uniform(-angle, angle, n)])
+    moved = np.array(frames, dtype=float)
+    moved[:, 0] = frames[:, 0] + cos * step[:, 0] - sin * step[:, 1]
+    moved[:, 1] = frames[:, 1] + sin * step[:, 0] + cos * step[:, 1]
+    return moved

@@ -78,17 +78,13 @@ def evaluation_rows(model, dataset):
     framed on the true landmarks as it frames them, and on the faces its detector finds
     (photo pixels both)."""
     from skfkd import to_targets
-    from skfkd.faces import crop_faces, landmark_frames, match_faces, uncrop_keypoints
+    from skfkd.faces import landmark_frames, match_faces
 
     if not hasattr(model, "predict_faces"):
         return [error_row("crops framed on the landmarks", dataset.y, model.predict(dataset.X))]
     photos, truth = list(dataset.photos), dataset.keypoints
     frames = landmark_frames(truth, margin=model.crop_margin, align=model.align)
-    framed = uncrop_keypoints(
-        model.regressor_.predict(crop_faces(photos, frames, size=model.crop_size)),
-        frames,
-        size=model.crop_size,
-    )
+    framed = to_targets(model.predict_frames(photos, frames))
     rows = [error_row("crops framed on the landmarks (photo px)", to_targets(truth), framed)]
     found = match_faces(model.predict(photos), truth)
     detected = ~np.isnan(found).all(axis=(1, 2))

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from skfkd import IBUG_68
-from skfkd._framing import eye_angles, frames_from_keypoints, keypoints_to_crop
+from skfkd._framing import eye_angles, frames_from_keypoints, keypoints_to_crop, shifted_frames
 from skfkd.baselines import MeanKeypointRegressor
 from skfkd.datasets import load_landmark_folder, make_faces, save_landmark_folder
 from skfkd.faces import FaceLandmarker, crop_faces, landmark_frames, uncrop_keypoints
@@ -48,6 +48,20 @@ def test_a_dot_in_the_photo_lands_where_the_keypoint_map_says(column, row, side,
     centre = [(columns * crop).sum() / crop.sum(), (rows * crop).sum() / crop.sum()]
     expected = keypoints_to_crop(np.array([[[column, row]]], dtype=float), frame, size)[0, 0]
     np.testing.assert_allclose(centre, expected, atol=0.6 + 0.6 * size / side)
+
+
+@settings(max_examples=100)
+@given(frame=frames_strategy, amount=st.floats(0, 0.25), size=st.integers(8, 256))
+def test_shifted_frames_move_the_crop_along_its_own_axes(frame, amount, size):
+    # The face's centre, seen in each shifted frame's crop, sits amount * size pixels from
+    # the crop's centre, against the move: right, left, down, up in the crop's axes.
+    moved = shifted_frames(frame, amount)
+    assert moved.shape == (4, 1, 4)
+    np.testing.assert_array_equal(moved[:, 0, 2:], np.repeat(frame[:, 2:], 4, axis=0))
+    centre = frame[None, :, :2]
+    seen = np.concatenate([keypoints_to_crop(centre, view, size)[0] for view in moved])
+    expected = (size - 1) / 2 - amount * size * np.array([[1, 0], [-1, 0], [0, 1], [0, -1]])
+    np.testing.assert_allclose(seen, expected, atol=1e-6 * size)
 
 
 @settings(max_examples=50)

@@ -5,7 +5,7 @@ import pytest
 from skimage.data import astronaut
 from sklearn.exceptions import NotFittedError
 
-from skfkd._framing import DEFAULT_CROP_MARGIN, frames_from_boxes
+from skfkd._framing import DEFAULT_CROP_MARGIN, frames_from_boxes, shifted_frames
 from skfkd.baselines import make_pca_ridge
 from skfkd.datasets import make_faces
 from skfkd.faces import FaceLandmarker, Faces, crop_faces, uncrop_keypoints
@@ -50,6 +50,46 @@ def test_refine_predicts_again_on_the_first_predictions_framing(synthetic):
     np.testing.assert_allclose(refined.reshape(5, -1), second, atol=1e-9)
 
 
+def _regressor_on(landmarker, photos, frames):
+    """The landmarker's regressor on these frames' crops, mapped back to photo pixels."""
+    X = crop_faces(photos, frames)
+    return uncrop_keypoints(landmarker.regressor_.predict(X), frames).reshape(len(photos), -1, 2)
+
+
+def test_predict_frames_is_the_regressor_on_the_given_frames(synthetic):
+    photos, keypoints = synthetic
+    landmarker = _landmarker().fit(photos, keypoints)
+    frames = landmarker._landmark_frames(keypoints[:6])
+    np.testing.assert_allclose(
+        landmarker.predict_frames(photos[:6], frames),
+        _regressor_on(landmarker, photos[:6], frames),
+        atol=1e-9,
+    )
+
+
+def test_shift_test_averages_the_last_pass_over_the_frame_and_its_four_shifts(synthetic):
+    photos, keypoints = synthetic
+    landmarker = _landmarker(n_refinements=1).fit(photos, keypoints)
+    boxes = _boxes(5)
+    first = np.concatenate(landmarker.set_params(n_refinements=0).predict(photos[:5], boxes=boxes))
+    frames = landmarker._landmark_frames(first)  # the refinement's framing, from the plain first pass
+    views = [frames, *shifted_frames(frames, 0.05)]
+    expected = np.mean([_regressor_on(landmarker, photos[:5], view) for view in views], axis=0)
+    landmarker.set_params(n_refinements=1, shift_test=0.05)
+    refined = np.concatenate(landmarker.predict(photos[:5], boxes=boxes))
+    np.testing.assert_allclose(refined, expected, atol=1e-9)
+    np.testing.assert_allclose(landmarker.predict_frames(photos[:5], frames), expected, atol=1e-9)
+    # Without refinement the first pass is the last, and it is the one averaged.
+    landmarker.set_params(n_refinements=0)
+    start = frames_from_boxes(boxes, DEFAULT_CROP_MARGIN)
+    views = [start, *shifted_frames(start, 0.05)]
+    expected = np.mean([_regressor_on(landmarker, photos[:5], view) for view in views], axis=0)
+    np.testing.assert_allclose(
+        np.concatenate(landmarker.predict(photos[:5], boxes=boxes)), expected, atol=1e-9
+    )
+    assert not np.allclose(expected, _regressor_on(landmarker, photos[:5], start))
+
+
 def test_several_boxes_per_photo_and_photos_without_boxes(synthetic):
     photos, keypoints = synthetic
     landmarker = _landmarker().fit(photos, keypoints)
@@ -86,6 +126,12 @@ def test_bad_input(synthetic):
         landmarker.predict(photos[:2], boxes=_boxes(3))
     with pytest.raises(ValueError, match="positive width"):
         landmarker.predict(photos[:1], boxes=[[[0, 0, -1, 5]]])
+    with pytest.raises(ValueError, match=r"frames need shape \(2, 4\), one \[centre_x"):
+        landmarker.predict_frames(photos[:2], np.ones((3, 4)))
+    with pytest.raises(ValueError, match="positive side"):
+        landmarker.predict_frames(photos[:1], [[10.0, 10.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="'shift_test' parameter of FaceLandmarker"):
+        landmarker.set_params(shift_test=0.3).predict_frames(photos[:1], [[40.0, 40.0, 50.0, 0.0]])
 
 
 def test_calibration_learned_on_real_photos(youtube_landmarker, youtube_faces):
