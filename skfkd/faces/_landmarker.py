@@ -116,7 +116,9 @@ class FaceLandmarker(BaseEstimator):
         With a positive value, the last pass (or :meth:`predict_frames`) also predicts on
         the frame moved by this fraction of its side right, left, down and up, and averages
         the five predictions in photo pixels, for five times that pass's network time. At
-        most 0.25. 0 predicts on the frame alone.
+        most 0.25. 0 predicts on the frame alone. The pretrained landmarker uses 0.04: on
+        the held-out photos of the four shared sources it lowered the NME by 0.13 to 0.17
+        points on each, through the detector as on crops framed on the true landmarks.
     detector : {"yunet", "cascade"} or callable, default="yunet"
         The face detector (see :func:`detect_faces`).
     score_threshold : float, default=0.6
