@@ -65,6 +65,7 @@ def test_predict_frames_is_the_regressor_on_the_given_frames(synthetic):
         _regressor_on(landmarker, photos[:6], frames),
         atol=1e-9,
     )
+    assert landmarker.predict_frames([], np.empty((0, 4))).shape == (0, 15, 2)
 
 
 def test_shift_test_averages_the_last_pass_over_the_frame_and_its_four_shifts(synthetic):
