@@ -124,9 +124,27 @@ def lever_training_set(splits, settings, sources):
     return photo_training_set(parts, repeats=settings["repeats"], mirror=settings["mirror"])
 
 
+# The columns of tuning_scores, in its order.
+SCORE_COLUMNS = ["YouTube", "LFPW", "HELEN", "AFW", "300-W pooled", "300-W failures"]
+
+
+def tuning_scores(truth, predicted):
+    """The table cells, by SCORE_COLUMNS, from each source's true and predicted targets (dicts
+    by source name): the NME of every source, then the NME and failure rate pooled over the
+    300-W ones."""
+    wild_truth = np.concatenate([truth[name] for name in IN_THE_WILD])
+    wild_predicted = np.concatenate([predicted[name] for name in IN_THE_WILD])
+    cells = [
+        *(f"{normalized_mean_error(truth[name], predicted[name]):.2%}" for name in SOURCES),
+        f"{normalized_mean_error(wild_truth, wild_predicted):.2%}",
+        f"{failure_rate(wild_truth, wild_predicted):.1%}",
+    ]
+    return dict(zip(SCORE_COLUMNS, cells))
+
+
 def framed(landmarker, part):
-    """The true keypoints of ``part`` and the landmarker's on crops framed on them, as targets."""
-    return to_targets(part.keypoints), framed_on_the_landmarks(landmarker, part.photos, part.keypoints)
+    """The landmarker's keypoints of ``part`` on crops framed on the true ones, as targets."""
+    return framed_on_the_landmarks(landmarker, part.photos, part.keypoints)
 
 
 def main(argv=None):
@@ -149,12 +167,7 @@ def main(argv=None):
                         "lever",
                         "epochs",
                         "train faces",
-                        "YouTube",
-                        "LFPW",
-                        "HELEN",
-                        "AFW",
-                        "300-W pooled",
-                        "300-W failures",
+                        *SCORE_COLUMNS,
                         "300-W pooled, flip test",
                         "YouTube, flip test",
                         "fit (s)",
@@ -185,29 +198,20 @@ def main(argv=None):
         kept.parent.mkdir(parents=True, exist_ok=True)
         save_model(landmarker, kept)
         print(f"{lever}: fitted landmarker kept in {kept}", flush=True)
-        cells, wild_truth, wild_pred = {}, [], []
-        for name in SOURCES:
-            truth, predicted = framed(landmarker, splits[name][1])
-            cells[name] = f"{normalized_mean_error(truth, predicted):.2%}"
-            if name in IN_THE_WILD:
-                wild_truth.append(truth)
-                wild_pred.append(predicted)
-        truth, predicted = np.concatenate(wild_truth), np.concatenate(wild_pred)
+        truth = {name: to_targets(splits[name][1].keypoints) for name in SOURCES}
+        cells = tuning_scores(truth, {name: framed(landmarker, splits[name][1]) for name in SOURCES})
         # The flip test (mirror images averaged) is meant for the mirror-symmetric 300-W
         # markup; YouTube's is scored apart, as a landmarker cannot tell the sources apart.
         landmarker.regressor_.set_params(flip_test=True)
-        flipped = np.concatenate([framed(landmarker, splits[name][1])[1] for name in IN_THE_WILD])
-        youtube_flipped = normalized_mean_error(*framed(landmarker, splits["youtube"][1]))
+        flipped = tuning_scores(truth, {name: framed(landmarker, splits[name][1]) for name in SOURCES})
         landmarker.regressor_.set_params(flip_test=False)
         row = [
             lever,
             options.epochs,
             len(photos),
             *cells.values(),
-            f"{normalized_mean_error(truth, predicted):.2%}",
-            f"{failure_rate(truth, predicted):.1%}",
-            f"{normalized_mean_error(truth, flipped):.2%}",
-            f"{youtube_flipped:.2%}",
+            flipped["300-W pooled"],
+            flipped["YouTube"],
             f"{seconds:.0f}",
         ]
         print(" | ".join(str(cell) for cell in row), flush=True)
