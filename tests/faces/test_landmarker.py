@@ -27,6 +27,12 @@ def _boxes(n, seed=0):
     return np.column_stack([rng.uniform(10, 25, (n, 2)), rng.uniform(50, 70, (n, 2))])
 
 
+def _regressor_on(landmarker, photos, frames):
+    """The landmarker's regressor on these frames' crops, mapped back to photo pixels."""
+    X = crop_faces(photos, frames)
+    return uncrop_keypoints(landmarker.regressor_.predict(X), frames).reshape(len(photos), -1, 2)
+
+
 def test_given_boxes_reproduce_the_regressors_predictions_mapped_back(synthetic):
     photos, keypoints = synthetic
     landmarker = _landmarker(n_refinements=0).fit(photos, keypoints)
@@ -35,8 +41,7 @@ def test_given_boxes_reproduce_the_regressors_predictions_mapped_back(synthetic)
     assert [p.shape for p in predicted] == [(1, 15, 2)] * 10
     # Given boxes are framed upright, grown by the margin (the calibration is the identity here).
     frames = frames_from_boxes(boxes, DEFAULT_CROP_MARGIN)
-    X = crop_faces(photos[:10], frames)
-    expected = uncrop_keypoints(landmarker.regressor_.predict(X), frames).reshape(10, 15, 2)
+    expected = _regressor_on(landmarker, photos[:10], frames)
     np.testing.assert_allclose(np.concatenate(predicted), expected, atol=1e-9)
 
 
@@ -45,15 +50,9 @@ def test_refine_predicts_again_on_the_first_predictions_framing(synthetic):
     landmarker = _landmarker(n_refinements=0).fit(photos, keypoints)
     first = np.concatenate(landmarker.predict(photos[:5], boxes=_boxes(5)))
     frames = landmarker._landmark_frames(first)  # eye-aligned, as in training
-    second = uncrop_keypoints(landmarker.regressor_.predict(crop_faces(photos[:5], frames)), frames)
+    second = _regressor_on(landmarker, photos[:5], frames)
     refined = np.concatenate(landmarker.set_params(n_refinements=1).predict(photos[:5], boxes=_boxes(5)))
-    np.testing.assert_allclose(refined.reshape(5, -1), second, atol=1e-9)
-
-
-def _regressor_on(landmarker, photos, frames):
-    """The landmarker's regressor on these frames' crops, mapped back to photo pixels."""
-    X = crop_faces(photos, frames)
-    return uncrop_keypoints(landmarker.regressor_.predict(X), frames).reshape(len(photos), -1, 2)
+    np.testing.assert_allclose(refined, second, atol=1e-9)
 
 
 def test_predict_frames_is_the_regressor_on_the_given_frames(synthetic):
