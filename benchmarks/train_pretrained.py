@@ -150,8 +150,8 @@ def main(argv=None):
     landmarker = wild_landmarker(random_state=0, verbose=1)
     if options.rescore:
         recipe = landmarker.get_params(deep=False)
-        landmarker = load_model(SHIPPED / "landmarker_68.skops")
-        landmarker.set_params(**{name: recipe[name] for name in PREDICTION_OPTIONS})
+        prediction_options = {name: recipe[name] for name in PREDICTION_OPTIONS}
+        landmarker = load_model(SHIPPED / "landmarker_68.skops").set_params(**prediction_options)
         fit_seconds = float(sum(landmarker.regressor_.history[:, "dur"]))
         print(
             f"FaceLandmarker: the shipped weights (their {len(landmarker.regressor_.history)} epochs took "
@@ -198,7 +198,7 @@ def main(argv=None):
         trained = (
             f"- FaceLandmarker: the shipped weights, not retrained (`--rescore`: their epochs on {len(photos)} "
             f"faces per epoch took {fit_seconds:.0f} s), with the recipe's prediction options "
-            + ", ".join(f"{name}={landmarker.get_params()[name]!r}" for name in PREDICTION_OPTIONS)
+            + ", ".join(f"{name}={value!r}" for name, value in prediction_options.items())
         )
     notes = [trained, *extra]
     title = "# Pretrained landmarker" + (" (quick)" if options.quick else "")
