@@ -34,7 +34,7 @@ def export_onnx(model, path, *, input_dtype="float32"):
     the graph, traced from the model's own torch code: the pipeline's
     :class:`~skfkd.preprocessing.ImageScaler` steps, the regressor's input
     standardisation, the network, the scaling of the outputs back to pixels and, when the
-    regressor has ``flip_test=True``, the mirrored second pass and its average. The graph
+    regressor has ``flip_test`` set, the mirrored second pass and its average. The graph
     is checked with ``onnx.checker`` and against ``model.predict`` on a few images before
     it is written.
 
@@ -69,7 +69,7 @@ def export_onnx(model, path, *, input_dtype="float32"):
         When the model (or a step of it) is not fitted.
     ValueError
         When the model is not one of the above, a pipeline step cannot be exported, or
-        ``flip_test=True`` has no left/right layout to mirror with.
+        ``flip_test`` is set but there is no left/right layout to mirror with.
 
     See Also
     --------
@@ -139,7 +139,7 @@ def export_onnx(model, path, *, input_dtype="float32"):
             "skfkd_image_shape": f"{height},{width}",
             "skfkd_n_keypoints": str(regressor.n_outputs_ // 2),
             "skfkd_layout": regressor.layout_.name if regressor.layout_ is not None else "",
-            "skfkd_flip_test": str(bool(regressor.flip_test)).lower(),
+            "skfkd_flip_test": str(regressor.flip_test).lower(),
             "skfkd_steps": " -> ".join(steps),
         },
     )
@@ -200,7 +200,7 @@ def _unpack(model):
         _check_fitted(step, "max_value_", f"the Pipeline step {name!r}")
     _check_fitted(regressor, "n_outputs_", f"the {type(regressor).__name__}")
     if regressor.flip_test and (regressor.layout_ is None or not regressor.layout_.flip_pairs):
-        raise ValueError("flip_test=True needs a layout with left/right flip pairs")
+        raise ValueError(f"flip_test={regressor.flip_test!r} needs a layout with left/right flip pairs")
     steps = [type(step).__name__ for _, step in transforms] + [type(regressor).__name__]
     return regressor, [step for _, step in transforms], steps
 

@@ -51,15 +51,21 @@ def standardise(images, standardize, input_mean, input_std):
     return (centred / spread.clamp_min(1e-3 * input_std)).to(torch.float32).unsqueeze(1)
 
 
-def merge_mirrored(scaled, mirrored, flip_permutation):
+def merge_mirrored(scaled, mirrored, flip_permutation, keep_position=False):
     """Average predictions ``(n, 2k)`` on images and on their mirror images.
 
     The mirror image's points swap sides through the layout's flip pairs, and its x
-    coordinates change sign (x -> -x is the mirror in [-1, 1] coordinates).
+    coordinates change sign (x -> -x is the mirror in [-1, 1] coordinates). With
+    ``keep_position``, the average is moved so that the mean of its points is that of
+    the plain prediction: the mirrored pass then corrects the shape alone.
     """
+    points = scaled.unflatten(1, (-1, 2))
     mirrored = mirrored.unflatten(1, (-1, 2))[:, flip_permutation]
     mirrored = mirrored * torch.tensor([-1.0, 1.0], dtype=mirrored.dtype, device=mirrored.device)
-    return (scaled + mirrored.flatten(1)) / 2
+    merged = (points + mirrored) / 2
+    if keep_position:
+        merged = merged + (points - mirrored).mean(dim=1, keepdim=True) / 2
+    return merged.flatten(1)
 
 
 def inference_network(module):
@@ -79,9 +85,10 @@ def inference_network(module):
     return cached[2]
 
 
-def keypoints_of(network, batch, flip_permutation=None, channels_last=False):
+def keypoints_of(network, batch, flip_permutation=None, channels_last=False, keep_position=False):
     """Scaled keypoints ``(n, 2k)`` of a standardised batch, with the flip test when given
-    the flip permutation (one pass for the batch and its mirror image together).
+    the flip permutation (one pass for the batch and its mirror image together; see
+    :func:`merge_mirrored` for ``keep_position``).
 
     ``channels_last`` pays for batches of several images on the CPU; one image is faster
     without the copy. (The choice is the caller's: a branch on the batch size here would
@@ -95,7 +102,7 @@ def keypoints_of(network, batch, flip_permutation=None, channels_last=False):
     keypoints, _ = network(batch, reconstruct=False)
     keypoints = keypoints.float()
     if flip_permutation is not None:
-        keypoints = merge_mirrored(keypoints[:n], keypoints[n:], flip_permutation)
+        keypoints = merge_mirrored(keypoints[:n], keypoints[n:], flip_permutation, keep_position)
     return keypoints
 
 
@@ -110,12 +117,14 @@ class _PredictModule(nn.Module):
         self.standardize = regressor.standardize
         self.input_mean, self.input_std = float(regressor.input_mean_), float(regressor.input_std_)
         self.flip = regressor._flip_permutation()
+        self.keep_position = regressor.flip_test == "shape"
         self.register_buffer("size", target_size(self.image_shape, regressor.n_outputs_))
 
     def forward(self, rows):
         images = rows.to(torch.float32).reshape(rows.shape[0], *self.image_shape)
         batch = standardise(images, self.standardize, self.input_mean, self.input_std)
-        return unscale_targets(keypoints_of(self.network, batch, self.flip), self.size)
+        keypoints = keypoints_of(self.network, batch, self.flip, keep_position=self.keep_position)
+        return unscale_targets(keypoints, self.size)
 
 
 def _cpu_copy(network):

@@ -140,6 +140,15 @@ def test_flip_test_averaging_is_inside_the_graph(youtube_faces, tmp_path, small_
     plain.flip_test = False
     assert _max_error(plain.predict(held_out), expected) > 0.01
     assert onnx_model.n_outputs_ == 136 and onnx_model.image_shape_ == (96, 96)
+    # flip_test="shape" (the plain pass's position, the average's shape) is in the graph too.
+    shaped = copy.deepcopy(model)
+    shaped.flip_test = "shape"
+    onnx_shaped = export_onnx(shaped, tmp_path / "youtube_shape.onnx")
+    expected_shaped = shaped.predict(held_out)
+    assert _max_error(onnx_shaped.predict(held_out), expected_shaped) < 1e-3
+    assert _max_error(expected_shaped, expected) > 0.01
+    metadata = onnx.load(tmp_path / "youtube_shape.onnx").metadata_props
+    assert {prop.key: prop.value for prop in metadata}["skfkd_flip_test"] == "shape"
 
 
 # --------------------------------------------------------------------------- bad input

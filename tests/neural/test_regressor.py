@@ -1,3 +1,4 @@
+import copy
 import pickle
 
 import joblib
@@ -125,15 +126,29 @@ def test_flip_test_is_mirror_equivariant(fitted, faces):
     np.testing.assert_allclose(model.predict(mirrored).reshape(8, 15, 2), expected, atol=1e-3)
 
 
-def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(fitted, faces, monkeypatch):
+@pytest.mark.parametrize(
+    ("flip_test", "mirror_shift", "expected_shift"),
+    [
+        (True, 0.0, 0.0),
+        ("shape", 0.0, 0.0),
+        # A mirrored pass that places the face 2 px to the right in the mirror image, as a
+        # markup with a left/right offset teaches: the plain average moves the points 1 px
+        # to the left; "shape" keeps the plain pass's position.
+        (True, 2.0, -1.0),
+        ("shape", 2.0, 0.0),
+    ],
+)
+def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(
+    fitted, faces, monkeypatch, flip_test, mirror_shift, expected_shift
+):
     # An oracle network that knows the true keypoints of each face and of its mirror
     # image: flip test-time augmentation must then return the truth exactly, which it
     # only does if the mirror, the relabelling and the scaling are composed correctly.
-    model = clone(fitted).set_params(flip_test=True).fit(faces.data[:40], faces.target[:40])
+    model = clone(fitted).set_params(flip_test=flip_test).fit(faces.data[:40], faces.target[:40])
     images = model._images_for_network(faces.images[:8])
     truth = faces.keypoints[:8]
     mirrored = truth[:, KAGGLE_15.flip_permutation].copy()
-    mirrored[..., 0] = 31 - mirrored[..., 0]
+    mirrored[..., 0] = 31 - mirrored[..., 0] + mirror_shift
     size = target_size(model.image_shape_, model.n_outputs_)
 
     def oracle(batch, reconstruct=False):
@@ -143,7 +158,24 @@ def test_flip_test_maps_mirrored_predictions_back_onto_the_original_labels(fitte
         return scale_targets(torch.tensor(keypoints, dtype=torch.float32), size), None
 
     monkeypatch.setattr(regressor_module, "inference_network", lambda module: oracle)
-    np.testing.assert_allclose(model.predict(faces.data[:8]), faces.target[:8], atol=1e-4)
+    expected = faces.keypoints[:8] + [expected_shift, 0.0]
+    np.testing.assert_allclose(model.predict(faces.data[:8]).reshape(8, 15, 2), expected, atol=1e-4)
+
+
+def test_flip_test_shape_keeps_the_plain_position_and_the_averaged_shape(fitted, faces):
+    # On a trained network: "shape" is the plain flip test's points moved as one, so that
+    # their mean is the plain prediction's.
+    model = copy.deepcopy(fitted)
+    plain, averaged, shaped = (
+        model.set_params(flip_test=flip_test).predict(faces.data[:8]).reshape(8, 15, 2)
+        for flip_test in (False, True, "shape")
+    )
+    np.testing.assert_allclose(shaped.mean(axis=1), plain.mean(axis=1), atol=1e-3)
+    moved = shaped - averaged
+    np.testing.assert_allclose(
+        moved, np.broadcast_to(moved.mean(axis=1, keepdims=True), moved.shape), atol=1e-3
+    )
+    assert np.abs(shaped - plain).max() > 0.01  # the shape did change
 
 
 def test_flip_test_needs_flip_pairs():
