@@ -61,8 +61,10 @@ from skfkd.faces import wild_landmarker  # noqa: E402
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SHIPPED = HERE.parent / "skfkd" / "_data"
-# The landmarker's parameters that only prediction reads: --rescore takes them from the recipe.
+# The landmarker's parameters, and its regressor's, that only prediction reads: --rescore takes
+# them from the recipe.
 PREDICTION_OPTIONS = ("n_refinements", "shift_test", "detector", "score_threshold", "max_faces")
+REGRESSOR_PREDICTION_OPTIONS = ("flip_test",)
 
 
 def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, landmarker, epochs_only=False):
@@ -93,8 +95,17 @@ def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, landm
         "eyes are mapped to that framing, then the face is framed again on the model's own prediction"
         + (
             f", and that last prediction is the mean of five: on the frame and on the frame moved by "
-            f"{landmarker.shift_test:g} of its side right, left, down and up (`shift_test`)."
+            f"{landmarker.shift_test:g} of its side right, left, down and up (`shift_test`)"
             if landmarker.shift_test
+            else ""
+        )
+        + (
+            "; every prediction is also made on the crop's mirror image, the average of the two giving "
+            'the points\' shape and the plain prediction their position (`flip_test="shape"`: the YouTube '
+            "markup is not mirror-symmetric)."
+            if regressor.flip_test == "shape"
+            else "; every prediction is the mean of those on the crop and on its mirror image (`flip_test`)."
+            if regressor.flip_test
             else "."
         ),
         f"- training data (the recipe): {n_train} training faces, {n_faces} in every epoch: 80% of each "
@@ -151,7 +162,14 @@ def main(argv=None):
     if options.rescore:
         recipe = landmarker.get_params(deep=False)
         prediction_options = {name: recipe[name] for name in PREDICTION_OPTIONS}
+        regressor_options = {
+            name: recipe["regressor"].get_params()[name] for name in REGRESSOR_PREDICTION_OPTIONS
+        }
         landmarker = load_model(SHIPPED / "landmarker_68.skops").set_params(**prediction_options)
+        # The fitted regressor predicts; its unfitted template is what get_params reports.
+        landmarker.regressor.set_params(**regressor_options)
+        landmarker.regressor_.set_params(**regressor_options)
+        prediction_options.update({f"regressor__{name}": value for name, value in regressor_options.items()})
         fit_seconds = float(sum(landmarker.regressor_.history[:, "dur"]))
         print(
             f"FaceLandmarker: the shipped weights (their {len(landmarker.regressor_.history)} epochs took "

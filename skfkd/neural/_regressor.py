@@ -118,7 +118,7 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         plain prediction's position (the mean of its points) and takes the average's
         shape: for markup that is not mirror-symmetric, whose own left/right offset a
         plain average cancels (the YouTube Faces markup: 2.1% of the inter-ocular
-        distance along the eye line).
+        distance along the eye line). The pretrained landmarker uses ``"shape"``.
     layout : KeypointLayout or None, default=None
         Names the keypoints; None picks the built-in layout of that size, and is only
         needed for ``flip_test`` and augmentation with flips.

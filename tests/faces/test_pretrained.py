@@ -41,7 +41,7 @@ def test_it_is_the_recipe_trained_to_its_last_epoch(pretrained):
     # and it predicts as the recipe does (train_pretrained.py --rescore sets these alone)
     assert pretrained.n_refinements == recipe.n_refinements and pretrained.shift_test == recipe.shift_test
     shipped, expected = pretrained.regressor_.get_params(), recipe.regressor.get_params()
-    for name in WILD_NETWORK:
+    for name in [*WILD_NETWORK, "flip_test"]:
         assert shipped[name] == expected[name], name
     assert len(pretrained.regressor_.history_) == expected["max_epochs"]
 
