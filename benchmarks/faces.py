@@ -99,7 +99,8 @@ def _at_640(photo):
 def timing(landmarker, photos, repeats=3):
     """Median ms per photo at 640 px: detection, crops, network (all passes), end to end."""
     parts = {"detector": [], "crops": [], "network": [], "end to end": []}
-    # Crops per pass: one, and on the last pass five with the shift test.
+    # Crops per pass: one, and on the last pass five with the shift test (the regressor's flip
+    # test, when on, mirrors each of them inside its predict).
     passes = [1] * landmarker.n_refinements + [5 if landmarker.shift_test else 1]
     for photo in photos:
         photo = _at_640(photo)
@@ -129,10 +130,12 @@ def timing(landmarker, photos, repeats=3):
     }
 
 
-def clone_without_shift_test(landmarker):
-    """A shallow copy of the fitted landmarker (its regressor shared) with no shift test."""
-    plain = copy.copy(landmarker)
-    return plain.set_params(shift_test=0.0)
+def clone_without_averaging(landmarker):
+    """A shallow copy of the fitted landmarker (its network shared) with neither the shift
+    test nor its regressor's flip test: one crop per pass."""
+    plain = copy.copy(landmarker).set_params(shift_test=0.0)
+    plain.regressor_ = copy.copy(landmarker.regressor_).set_params(flip_test=False)
+    return plain
 
 
 class DlibPipeline:
@@ -247,13 +250,12 @@ def main(argv=None):
         ours = timing(landmarker, sample)
         row = [TITLES[name], "skfkd pretrained (YuNet)", *(f"{ours[k]:.1f}" for k in ours), "1.00"]
         speed.append(row)
-        if landmarker.shift_test:
-            # What the shift test costs: the same landmarker predicting on the frame alone.
-            plain = timing(clone_without_shift_test(landmarker), sample)
+        if landmarker.shift_test or landmarker.regressor_.flip_test:
+            # What the shift and flip tests cost: the same landmarker on the frame alone.
+            plain = timing(clone_without_averaging(landmarker), sample)
             ratio = plain["end to end"] / ours["end to end"]
-            speed.append(
-                [TITLES[name], "same, shift_test=0", *(f"{plain[k]:.1f}" for k in plain), f"{ratio:.2f}"]
-            )
+            title = "same, shift_test=0, flip_test=False"
+            speed.append([TITLES[name], title, *(f"{plain[k]:.1f}" for k in plain), f"{ratio:.2f}"])
         if dlib is not None:
             results = [dlib.predict(photo) for photo, _ in photos.values()]
             found, total, others = detection_counts([boxes for boxes, _ in results], photos)
@@ -303,7 +305,7 @@ def main(argv=None):
         *environment_lines(),
         f"- landmarker: skfkd.load_pretrained() (detector {landmarker.detector}, score threshold "
         f"{landmarker.score_threshold}, n_refinements {landmarker.n_refinements}, shift_test "
-        f"{landmarker.shift_test:g}); "
+        f"{landmarker.shift_test:g}, its regressor's flip_test {landmarker.regressor_.flip_test!r}); "
         f"held-out parts of benchmarks/_sources.py",
         *(
             [
@@ -339,7 +341,8 @@ def main(argv=None):
         f"## Time per photo, one core, photos scaled to {TIMING_SIDE} px on the longer side (median ms)",
         "",
         "Crops and network: all passes of one face (1 + n_refinements, the last on five crops with the "
-        "shift test). Ratio: end to end against skfkd's.",
+        "shift test; the flip test mirrors every crop in the network's batch). Ratio: end to end against "
+        "skfkd's.",
         "",
         *markdown_table(["source", "model", "detector", "crops", "network", "end to end", "ratio"], speed),
         "",
