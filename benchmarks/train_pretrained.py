@@ -162,9 +162,8 @@ def main(argv=None):
     if options.rescore:
         recipe = landmarker.get_params(deep=False)
         prediction_options = {name: recipe[name] for name in PREDICTION_OPTIONS}
-        regressor_options = {
-            name: recipe["regressor"].get_params()[name] for name in REGRESSOR_PREDICTION_OPTIONS
-        }
+        regressor_recipe = recipe["regressor"].get_params(deep=False)
+        regressor_options = {name: regressor_recipe[name] for name in REGRESSOR_PREDICTION_OPTIONS}
         landmarker = load_model(SHIPPED / "landmarker_68.skops").set_params(**prediction_options)
         # The fitted regressor predicts; its unfitted template is what get_params reports.
         landmarker.regressor.set_params(**regressor_options)

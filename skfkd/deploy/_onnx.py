@@ -199,8 +199,7 @@ def _unpack(model):
             )
         _check_fitted(step, "max_value_", f"the Pipeline step {name!r}")
     _check_fitted(regressor, "n_outputs_", f"the {type(regressor).__name__}")
-    if regressor.flip_test and (regressor.layout_ is None or not regressor.layout_.flip_pairs):
-        raise ValueError(f"flip_test={regressor.flip_test!r} needs a layout with left/right flip pairs")
+    regressor._flip_permutation()  # a flip test without flip pairs says so before any tracing
     steps = [type(step).__name__ for _, step in transforms] + [type(regressor).__name__]
     return regressor, [step for _, step in transforms], steps
 
