@@ -7,10 +7,14 @@ here) is split again, 80/20 by the same grouping (identity for YouTube, photo fo
 the landmarker frames them, per source and pooled over LFPW, HELEN and AFW.
 
     python benchmarks/wild_levers.py --epochs 30 baseline mirror size128 ...
+    python benchmarks/wild_levers.py --epochs 20 --seed 1 recipe128_heatmap_sigma_half
 
 Appends one row per lever to benchmarks/results/wild_levers.md, and keeps each lever's
-fitted landmarker in the benchmark cache (``levers/<lever>-<epochs>-epochs.skops``, outside
-the repository) so that options of prediction can be measured on it later without training.
+fitted landmarker in the benchmark cache (``levers/<lever>-<epochs>-epochs.skops``, with
+``-seed<n>`` before the suffix for a seed other than 0; outside the repository) so that
+options of prediction can be measured on it later without training. ``--seed`` seeds the
+landmarker and its regressor (weights, batches, augmentation, framing jitter); the tuning
+split stays the same: the same lever under two seeds tells how far one seed's row is noise.
 """
 
 from __future__ import annotations
@@ -151,6 +155,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("levers", nargs="+", choices=sorted(LEVERS))
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0, help="random_state of the landmarker and regressor")
     parser.add_argument("--data", default=None)
     options = parser.parse_args(argv)
     data = Path(options.data) if options.data else get_data_home()
@@ -182,9 +187,15 @@ def main(argv=None):
         photos, keypoints = lever_training_set(splits, settings, settings["sources"])
         aug = KeypointAugmenter(**STRONG) if settings["augmentation"] == "strong" else "auto"
         regressor = FacialKeypointRegressor(
-            max_epochs=options.epochs, augmentation=aug, random_state=0, verbose=1, **settings["extra"]
+            max_epochs=options.epochs,
+            augmentation=aug,
+            random_state=options.seed,
+            verbose=1,
+            **settings["extra"],
         )
-        landmarker = FaceLandmarker(regressor, crop_size=settings["size"], n_calibration=0, random_state=0)
+        landmarker = FaceLandmarker(
+            regressor, crop_size=settings["size"], n_calibration=0, random_state=options.seed
+        )
         print(f"{lever}: training on {len(photos)} faces ...", flush=True)
         tic = time.perf_counter()
         landmarker.fit(photos, keypoints)
@@ -194,7 +205,8 @@ def main(argv=None):
             landmarker.regressor_.set_params(**FINE_TUNING)
             landmarker.partial_fit(wild_photos, wild_keypoints)
         seconds = time.perf_counter() - tic
-        kept = benchmark_cache() / "levers" / f"{lever}-{options.epochs}-epochs.skops"
+        seeded = f"-seed{options.seed}" if options.seed else ""
+        kept = benchmark_cache() / "levers" / f"{lever}-{options.epochs}-epochs{seeded}.skops"
         kept.parent.mkdir(parents=True, exist_ok=True)
         save_model(landmarker, kept)
         print(f"{lever}: fitted landmarker kept in {kept}", flush=True)
@@ -206,7 +218,7 @@ def main(argv=None):
         flipped = tuning_scores(truth, {name: framed(landmarker, splits[name][1]) for name in SOURCES})
         landmarker.regressor_.set_params(flip_test=False)
         row = [
-            lever,
+            f"{lever} (seed {options.seed})" if options.seed else lever,
             options.epochs,
             len(photos),
             *cells.values(),
