@@ -46,7 +46,7 @@ from _sources import SOURCES, TITLES, split_source  # noqa: E402
 from _wild import crop_training_set, framed_on_the_landmarks, train_dlib  # noqa: E402
 
 from skfkd import load_pretrained, to_targets  # noqa: E402
-from skfkd._framing import landmark_boxes  # noqa: E402
+from skfkd._framing import landmark_boxes, shifted_frames  # noqa: E402
 from skfkd.datasets import get_data_home  # noqa: E402
 from skfkd.faces import crop_faces, detect_faces, landmark_frames, match_faces, uncrop_keypoints  # noqa: E402
 from skfkd.faces._matching import matching_box  # noqa: E402
@@ -99,9 +99,10 @@ def _at_640(photo):
 def timing(landmarker, photos, repeats=3):
     """Median ms per photo at 640 px: detection, crops, network (all passes), end to end."""
     parts = {"detector": [], "crops": [], "network": [], "end to end": []}
-    # Crops per pass: one, and on the last pass five with the shift test (the regressor's flip
-    # test, when on, mirrors each of them inside its predict).
-    passes = [1] * landmarker.n_refinements + [5 if landmarker.shift_test else 1]
+    # Crops per pass: one, and on the last pass the frame and its shifted copies with the shift
+    # test (the regressor's flip test, when on, mirrors each of them inside its predict).
+    views = 1 + len(shifted_frames(np.array([[0.0, 0.0, 1.0, 0.0]]), landmarker.shift_test))
+    passes = [1] * landmarker.n_refinements + [views if landmarker.shift_test else 1]
     for photo in photos:
         photo = _at_640(photo)
         for _ in range(repeats):
