@@ -50,9 +50,9 @@ RECIPE = {
 }
 WIDE = {**RECIPE, "module__head": "dense"}
 # Each lever: the sources trained on, whether the 300-W faces' mirror images join them, the
-# crop size, the augmentation, repeats of the 300-W faces, regressor parameters, and
-# whether a fine-tuning on the 300-W faces alone (10 epochs at a tenth of the rate, as
-# `skfkd train --init` does) follows.
+# crop size, the augmentation, repeats of the 300-W faces, regressor parameters, the
+# landmarker's framing parameters, and whether a fine-tuning on the 300-W faces alone (10
+# epochs at a tenth of the rate, as `skfkd train --init` does) follows.
 BASE = {
     "sources": SOURCES,
     "mirror": True,
@@ -60,6 +60,7 @@ BASE = {
     "augmentation": "auto",
     "repeats": 1,
     "extra": {},
+    "framing": {},
     "finetune": False,
 }
 # The three that helped the recipe (128x128 crops, the 300-W faces twice, no validation
@@ -69,6 +70,9 @@ COMBINATION = {**BASE, "size": 128, "repeats": 2, "extra": {**RECIPE, "train_spl
 # The combination with DSNT's regulariser pulling each heatmap toward a Gaussian of one cell on
 # its point: the recipe since.
 REGULARISED = {**COMBINATION, "extra": {**COMBINATION["extra"], "heatmap_weight": 1.0}}
+# Its Gaussians half as wide: one cell is 4 px of a 128 px crop, so a sharper target asks for
+# precision (a wider one, recipe128_heatmap_sigma2, tolerates ambiguous points).
+SIGMA_HALF = {**REGULARISED, "extra": {**REGULARISED["extra"], "criterion__heatmap_sigma": 0.5}}
 LEVERS = {
     "baseline": {**BASE, "mirror": False},
     "mirror": BASE,
@@ -91,15 +95,18 @@ LEVERS = {
     "recipe128_heatmap_divergence": REGULARISED,
     # The regulariser weighing twice as much: whether 1.0 is where it levels off.
     "recipe128_heatmap_weight2": {**REGULARISED, "extra": {**REGULARISED["extra"], "heatmap_weight": 2.0}},
-    # Its Gaussians half and twice as wide (1 cell is 4 px of a 128 px crop): a sharper
-    # target asks for precision, a wider one for maps that tolerate ambiguous points.
-    "recipe128_heatmap_sigma_half": {
-        **REGULARISED,
-        "extra": {**REGULARISED["extra"], "criterion__heatmap_sigma": 0.5},
-    },
+    "recipe128_heatmap_sigma_half": SIGMA_HALF,
     "recipe128_heatmap_sigma2": {
         **REGULARISED,
         "extra": {**REGULARISED["extra"], "criterion__heatmap_sigma": 2.0},
+    },
+    # Training frames without their random shift, scale and turn (FaceLandmarker's box_jitter
+    # and angle_jitter, drawn once per fit), the augmentation's per-batch ones alone: after
+    # the first pass the landmarker predicts on frames near the landmarks' own, while the two
+    # together move a training face by up to 15% of its side and turn it by up to 25 degrees.
+    "recipe128_heatmap_sigma_half_no_jitter": {
+        **SIGMA_HALF,
+        "framing": {"box_jitter": 0.0, "angle_jitter": 0.0},
     },
 }
 STRONG = {
@@ -194,7 +201,11 @@ def main(argv=None):
             **settings["extra"],
         )
         landmarker = FaceLandmarker(
-            regressor, crop_size=settings["size"], n_calibration=0, random_state=options.seed
+            regressor,
+            crop_size=settings["size"],
+            n_calibration=0,
+            random_state=options.seed,
+            **settings["framing"],
         )
         print(f"{lever}: training on {len(photos)} faces ...", flush=True)
         tic = time.perf_counter()
