@@ -30,39 +30,70 @@ def _as_pair(image_shape) -> tuple[int, int]:
     return height, width
 
 
-def infer_image_shape(n_features, image_shape=None) -> tuple[int, int]:
-    """The ``(height, width)`` of images stored as rows of ``n_features`` pixels.
+def _as_shape(image_shape, allow_colour) -> tuple[int, ...]:
+    """``(height, width)``, or ``(height, width, 3)`` for RGB images where colour is allowed
+    (``(height, width, 1)`` is gray)."""
+    if not allow_colour or np.ndim(image_shape) != 1 or len(image_shape) != 3:
+        return _as_pair(image_shape)
+    *pair, channels = image_shape
+    if channels not in (1, 3):
+        raise ValueError(
+            f"image_shape must be (height, width) or (height, width, 3) for RGB images; got {tuple(image_shape)!r}"
+        )
+    pair = _as_pair(pair)
+    return pair if channels == 1 else (*pair, 3)
 
-    Square images are inferred from the row length; other shapes must be given.
+
+def infer_image_shape(n_features, image_shape=None, *, allow_colour=False) -> tuple[int, ...]:
+    """The ``(height, width)`` of images stored as rows of ``n_features`` pixels, or
+    ``(height, width, 3)`` for RGB rows where ``allow_colour`` (each row a ``(h, w, 3)``
+    image flattened, channels last).
+
+    Square gray images are inferred from the row length; other shapes, colour among
+    them, must be given: a row of ``3 * s * s`` values could as well be a gray image of
+    another shape (64x48 holds as many values as 32x32 in RGB).
     """
     if image_shape is not None:
-        height, width = _as_pair(image_shape)
-        if height < 1 or width < 1 or height * width != n_features:
+        shape = _as_shape(image_shape, allow_colour)
+        if min(shape) < 1 or math.prod(shape) != n_features:
             raise ValueError(
-                f"image_shape={tuple(image_shape)} holds {height * width} pixels but X has {n_features} columns"
+                f"image_shape={tuple(image_shape)} holds {math.prod(shape)} values but X has {n_features} columns"
             )
-        return height, width
+        return shape
     side = math.isqrt(n_features)
     if side * side != n_features:
+        colour = " (or (height, width, 3) for RGB rows)" if allow_colour else ""
         raise ValueError(
-            f"X has {n_features} columns, which is not a square image; pass image_shape=(height, width) "
+            f"X has {n_features} columns, which is not a square image; pass image_shape=(height, width){colour} "
             "or give X as a 3-D array (n_samples, height, width)"
         )
     return side, side
 
 
-def as_image_stack(X, image_shape=None) -> np.ndarray:
-    """View ``X`` as ``(n, h, w)``: 3-D input as is, 2-D rows reshaped by their image shape."""
+def as_image_stack(X, image_shape=None, *, allow_colour=False) -> np.ndarray:
+    """View ``X`` as ``(n, h, w)``: 3-D input as is, 2-D rows reshaped by their image shape.
+
+    Where ``allow_colour``, RGB images ``(n, h, w, 3)`` stay so (and rows reshape to them
+    by an ``image_shape`` of ``(h, w, 3)``), and ``(n, h, w, 1)`` is gray ``(n, h, w)``.
+    """
     X = np.asarray(X)
-    if X.ndim == 3:
-        if image_shape is not None and _as_pair(image_shape) != X.shape[1:]:
+    if allow_colour and X.ndim == 4:
+        if X.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"X holds images of {X.shape[-1]} channels {X.shape[1:]}; expected gray (n_samples, height, "
+                "width) or RGB (n_samples, height, width, 3) images"
+            )
+        X = X[..., 0] if X.shape[-1] == 1 else X
+    if X.ndim == 3 or (allow_colour and X.ndim == 4):
+        if image_shape is not None and _as_shape(image_shape, allow_colour) != X.shape[1:]:
             raise ValueError(f"X holds {X.shape[1:]} images but image_shape={tuple(image_shape)}")
         return X
     if X.ndim != 2:
+        colour = " or (n_samples, height, width, 3)" if allow_colour else ""
         raise ValueError(
-            f"X must be (n_samples, height * width) or (n_samples, height, width); got {X.shape}"
+            f"X must be (n_samples, height * width) or (n_samples, height, width){colour}; got {X.shape}"
         )
-    return X.reshape(len(X), *infer_image_shape(X.shape[1], image_shape))
+    return X.reshape(len(X), *infer_image_shape(X.shape[1], image_shape, allow_colour=allow_colour))
 
 
 # -- photos ------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def export_onnx(model, path, *, input_dtype="float32"):
 
     The graph takes the images as you would pass them to ``model.predict`` and returns
     what it returns: the input is ``images``, shape ``(n, height * width)`` with any
-    ``n``, and the output ``keypoints``, shape ``(n, 2 * n_keypoints)`` in pixels, in the
+    ``n`` (``(n, height * width * 3)`` for a model fitted on RGB images, each row an
+    image flattened channels last), and the output ``keypoints``, shape ``(n, 2 * n_keypoints)`` in pixels, in the
     ``[kp0_x, kp0_y, ...]`` order. Everything ``predict`` does between the two is inside
     the graph, traced from the model's own torch code: the pipeline's
     :class:`~skfkd.preprocessing.ImageScaler` steps, the regressor's input
@@ -126,17 +127,22 @@ def export_onnx(model, path, *, input_dtype="float32"):
             verbose=False,
         )
     proto = program.model_proto
-    height, width = regressor.image_shape_
+    shape = regressor._input_shape
+    what = (
+        f"{shape[0]}x{shape[1]} RGB images, row by row, channels last"
+        if len(shape) == 3
+        else (f"{shape[0]}x{shape[1]} images, row by row")
+    )
     proto.doc_string = (
-        f"skfkd {skfkd.__version__}: {' -> '.join(steps)}. Input 'images': (n, {height * width}) "
-        f"{input_dtype} pixels of {height}x{width} images, row by row; output 'keypoints': "
+        f"skfkd {skfkd.__version__}: {' -> '.join(steps)}. Input 'images': (n, {np.prod(shape)}) "
+        f"{input_dtype} pixels of {what}; output 'keypoints': "
         f"(n, {regressor.n_outputs_}) pixel coordinates [kp0_x, kp0_y, ...]."
     )
     onnx.helper.set_model_props(
         proto,
         {
             "skfkd_version": skfkd.__version__,
-            "skfkd_image_shape": f"{height},{width}",
+            "skfkd_image_shape": ",".join(str(side) for side in shape),
             "skfkd_n_keypoints": str(regressor.n_outputs_ // 2),
             "skfkd_layout": regressor.layout_.name if regressor.layout_ is not None else "",
             "skfkd_flip_test": str(regressor.flip_test).lower(),
@@ -236,7 +242,7 @@ def _quiet_exporter():
 def _check_images(regressor, scalers, input_dtype):
     """A few images in the range the model was trained on, for tracing and the parity check."""
     rng = np.random.default_rng(0)
-    shape = (4, int(np.prod(regressor.image_shape_)))
+    shape = (4, int(regressor.n_features_in_))
     if input_dtype == "uint8":
         return rng.integers(0, 256, shape, dtype=np.uint8)
     if scalers:

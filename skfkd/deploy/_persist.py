@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
 import os
@@ -290,11 +291,23 @@ def _check_estimators(model):
     from skfkd.deploy._runtime import OnnxKeypointRegressor
 
     for estimator in _estimators(model):
+        _default_new_parameters(estimator)
         constraints = getattr(type(estimator), "_parameter_constraints", None)
         if constraints:
             check_params(constraints, estimator.get_params(deep=False), type(estimator).__name__)
         if isinstance(estimator, OnnxKeypointRegressor):
             estimator._check_carried_graph()
+
+
+def _default_new_parameters(estimator):
+    """Give an skfkd estimator from a file written before one of its parameters existed that
+    parameter's default: a new parameter's default keeps the behaviour of before (as
+    ``FaceLandmarker(colour=False)`` does)."""
+    if not type(estimator).__module__.startswith("skfkd."):
+        return
+    for name, parameter in inspect.signature(type(estimator).__init__).parameters.items():
+        if parameter.default is not inspect.Parameter.empty and name not in vars(estimator):
+            setattr(estimator, name, copy.deepcopy(parameter.default))
 
 
 def _estimators(obj, seen=None):

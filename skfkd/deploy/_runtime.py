@@ -28,7 +28,7 @@ class _Graph:
     session: object
     input_name: str
     input_dtype: type
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...]  # (h, w), or (h, w, 3) for RGB
     n_outputs: int
     key: tuple
 
@@ -51,7 +51,8 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
     path : str or path-like
         An ``.onnx`` file written by :func:`export_onnx`, or any graph with one input
         ``(n, height * width)`` (float32 or uint8) and one output ``(n, 2 * n_keypoints)``
-        (square images unless the file records its image shape).
+        (square gray images unless the file records its image shape, such as
+        ``height,width,3`` for RGB).
     n_threads : int or None, default=1
         Threads ONNX Runtime uses within an operator. On a busy 2-core CPU one thread
         gave the steadiest single-face latency (two threads gave no better median and a
@@ -65,8 +66,10 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
     ----------
     image_shape_ : (int, int)
         Height and width of the images the graph takes.
+    n_channels_ : int
+        1 for gray images, 3 for RGB.
     n_features_in_ : int
-        Pixels per image.
+        Values per image: ``height * width * n_channels_``.
     n_outputs_ : int
         ``2 * n_keypoints``.
     input_dtype_ : numpy dtype
@@ -173,19 +176,23 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
             session=session,
             input_name=inputs[0].name,
             input_dtype=_ONNX_TYPES[inputs[0].type],
-            image_shape=infer_image_shape(n_features, image_shape),
+            image_shape=infer_image_shape(n_features, image_shape, allow_colour=True),
             n_outputs=outputs[0].shape[1],
             key=key,
         )
 
     @property
     def image_shape_(self):
-        return self._graph().image_shape
+        return self._graph().image_shape[:2]
+
+    @property
+    def n_channels_(self):
+        shape = self._graph().image_shape
+        return shape[2] if len(shape) == 3 else 1
 
     @property
     def n_features_in_(self):
-        height, width = self._graph().image_shape
-        return height * width
+        return int(np.prod(self._graph().image_shape))
 
     @property
     def n_outputs_(self):
@@ -228,9 +235,9 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, height * width) or (n_samples, height, width)
-            Images of the exported size. A uint8 graph takes integer pixels in 0-255 of
-            any dtype.
+        X : array-like of shape (n_samples, height * width), (n_samples, height, width) or (n_samples, height, width, 3)
+            Images of the exported size and channels. A uint8 graph takes integer pixels
+            in 0-255 of any dtype.
 
         Returns
         -------
@@ -238,7 +245,7 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
         """
         check_params(self._parameter_constraints, self.get_params(), type(self).__name__)
         graph = self._graph()
-        if not (isinstance(X, np.ndarray) and X.dtype.kind in "uif" and X.ndim in (2, 3) and len(X)):
+        if not (isinstance(X, np.ndarray) and X.dtype.kind in "uif" and X.ndim in (2, 3, 4) and len(X)):
             X = check_array(X, allow_nd=True, dtype="numeric", input_name="X")
         predictions = np.empty((len(X), graph.n_outputs))
         for start in range(0, len(X), self.batch_size):
@@ -261,23 +268,23 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
                 f"X holds the pixel value {X.flat[np.argmax(np.abs(X))]:.4g}, beyond the range of float32 (about "
                 "±3.4e38), the graph's precision; scale the images first"
             )
-        height, width = graph.image_shape
-        if X.ndim == 3:
-            if X.shape[1:] != graph.image_shape:
-                raise ValueError(
-                    f"X holds {X.shape[1:]} images but the ONNX model takes {graph.image_shape} images"
-                )
+        shape = graph.image_shape
+        if X.ndim in (3, 4):
+            if X.shape[1:] != shape:
+                raise ValueError(f"X holds {X.shape[1:]} images but the ONNX model takes {shape} images")
             rows = X.reshape(len(X), -1)
         elif X.ndim == 2:
             rows = X
-            if rows.shape[1] != height * width:
+            if rows.shape[1] != np.prod(shape):
+                size = "x".join(map(str, shape))
                 raise ValueError(
-                    f"X has {rows.shape[1]} pixels per image but the ONNX model takes {height}x{width} images "
-                    f"({height * width} pixels per row)"
+                    f"X has {rows.shape[1]} pixels per image but the ONNX model takes {size} images "
+                    f"({np.prod(shape)} values per row)"
                 )
         else:
             raise ValueError(
-                f"X must be (n_samples, height * width) or (n_samples, height, width); got {X.shape}"
+                "X must be (n_samples, height * width), (n_samples, height, width) or (n_samples, height, "
+                f"width, 3); got {X.shape}"
             )
         if graph.input_dtype is np.uint8 and rows.dtype != np.uint8:
             if not (np.all(rows >= 0) and np.all(rows <= 255) and np.all(rows == np.round(rows))):

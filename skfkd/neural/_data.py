@@ -147,9 +147,16 @@ class DataHooks:
         return BatchIterator(self, dataset, training)
 
     def _validate_X(self, X, reset):
+        """``X`` checked and as an image stack: ``(n, h, w)`` gray or ``(n, h, w, 3)`` RGB."""
         X = np.asarray(X) if not hasattr(X, "shape") else X
-        if getattr(X, "ndim", None) == 3:
+        if getattr(X, "ndim", None) in (3, 4):
             stack = check_array(X, allow_nd=True, dtype=(np.float32, np.float64), ensure_all_finite=True)
+            stack = as_image_stack(stack, allow_colour=True)
+            if not reset and hasattr(self, "n_features_in_") and stack.shape[1:] != self._input_shape:
+                raise ValueError(
+                    f"X holds {_described(stack.shape[1:])} images but the model was fitted on "
+                    f"{_described(self._input_shape)} images"
+                )
             X = stack.reshape(len(stack), -1)
             image_shape = stack.shape[1:]
         else:
@@ -162,10 +169,14 @@ class DataHooks:
                 "the network computes; scale the images first (skfkd.preprocessing.ImageScaler)"
             )
         if reset:
-            self.image_shape_ = image_shape or infer_image_shape(X.shape[1], self.image_shape)
-        elif image_shape is not None and image_shape != tuple(self.image_shape_):
-            raise ValueError(f"X holds {image_shape} images but the model was fitted on {self.image_shape_}")
-        return as_image_stack(X, self.image_shape_)
+            shape = image_shape or infer_image_shape(X.shape[1], self.image_shape, allow_colour=True)
+            self.image_shape_, self.n_channels_ = tuple(shape[:2]), shape[2] if len(shape) == 3 else 1
+        return as_image_stack(X, self._input_shape, allow_colour=True)
+
+    @property
+    def _input_shape(self):
+        """The fitted images' shape: ``(h, w)`` gray, ``(h, w, 3)`` RGB."""
+        return tuple(self.image_shape_) if self.n_channels_ == 1 else (*self.image_shape_, self.n_channels_)
 
     def _validate_y(self, y, n_samples, *, require_every_column=True):
         if y is None:
@@ -190,11 +201,14 @@ class DataHooks:
         return y
 
     def _images_for_network(self, X):
-        """Checked images, standardised for the network: ``(n, 1, h, w)`` float32 on the CPU."""
-        images = X if isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype == np.float32 else None
-        if images is None or images.shape[1:] != tuple(self.image_shape_):
-            images = self._validate_X(X, reset=False)
+        """Checked images, standardised for the network: ``(n, c, h, w)`` float32 on the CPU."""
+        checked = isinstance(X, np.ndarray) and X.dtype == np.float32 and X.shape[1:] == self._input_shape
+        images = X if checked else self._validate_X(X, reset=False)
         # Writable as well as contiguous: torch warns on read-only arrays (joblib's
         # memory-mapped inputs in parallel model selection), which only those copy.
         images = np.require(images, dtype=np.float32, requirements=["C", "W"])
         return standardise(torch.from_numpy(images), self.standardize, self.input_mean_, self.input_std_)
+
+
+def _described(shape):
+    return f"{shape[0]}x{shape[1]} RGB" if len(shape) == 3 else f"{shape[0]}x{shape[1]} gray"

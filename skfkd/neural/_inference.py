@@ -39,16 +39,19 @@ def unscale_targets(scaled, size):
 
 
 def standardise(images, standardize, input_mean, input_std):
-    """Raw pixels ``(n, h, w)`` (float32) to the network's input ``(n, 1, h, w)``."""
+    """Raw pixels ``(n, h, w)``, or RGB ``(n, h, w, 3)``, (float32) to the network's input
+    ``(n, c, h, w)``; "image" standardises each image over all its channels at once, so
+    that colour balance survives."""
+    images = images.unsqueeze(1) if images.ndim == 3 else images.permute(0, 3, 1, 2)
     if standardize == "dataset":
-        return ((images - input_mean) / input_std).unsqueeze(1)
+        return (images - input_mean) / input_std
     # In float64: squares of large float32 pixels (above ~1e19) overflow float32.
     images = images.to(torch.float64)
-    centred = images - images.mean(dim=(1, 2), keepdim=True)
-    spread = centred.square().mean(dim=(1, 2), keepdim=True).sqrt()
+    centred = images - images.mean(dim=(1, 2, 3), keepdim=True)
+    spread = centred.square().mean(dim=(1, 2, 3), keepdim=True).sqrt()
     # A (nearly) constant image has no spread to divide by: it stays (nearly) zero
     # rather than having its rounding noise blown up.
-    return (centred / spread.clamp_min(1e-3 * input_std)).to(torch.float32).unsqueeze(1)
+    return (centred / spread.clamp_min(1e-3 * input_std)).to(torch.float32)
 
 
 def merge_mirrored(scaled, mirrored, flip_permutation, keep_position=False):
@@ -107,18 +110,18 @@ def keypoints_of(network, batch, flip_permutation=None, channels_last=False, kee
 
 
 class _PredictModule(nn.Module):
-    """Raw pixel rows ``(n, h*w)`` in, pixel keypoints ``(n, 2k)`` out: a regressor's
-    predict, on the CPU, as one torch module."""
+    """Raw pixel rows ``(n, h*w)`` (``(n, h*w*3)`` for RGB, channels last) in, pixel
+    keypoints ``(n, 2k)`` out: a regressor's predict, on the CPU, as one torch module."""
 
     def __init__(self, regressor):
         super().__init__()
         self.network = _cpu_copy(inference_network(regressor.module_))
-        self.image_shape = tuple(int(side) for side in regressor.image_shape_)
+        self.image_shape = tuple(int(side) for side in regressor._input_shape)
         self.standardize = regressor.standardize
         self.input_mean, self.input_std = float(regressor.input_mean_), float(regressor.input_std_)
         self.flip = regressor._flip_permutation()
         self.keep_position = regressor.flip_test == "shape"
-        self.register_buffer("size", target_size(self.image_shape, regressor.n_outputs_))
+        self.register_buffer("size", target_size(regressor.image_shape_, regressor.n_outputs_))
 
     def forward(self, rows):
         images = rows.to(torch.float32).reshape(rows.shape[0], *self.image_shape)
@@ -136,7 +139,8 @@ def _cpu_copy(network):
 def predict_module(regressor):
     """A fitted regressor's ``predict`` as one torch module, for export.
 
-    The module takes raw pixel rows ``(n, h*w)`` (float32, any ``n``) and returns pixel
+    The module takes raw pixel rows ``(n, h*w)``, or ``(n, h*w*3)`` for a model fitted on
+    RGB images (each row a ``(h, w, 3)`` image, channels last), (float32, any ``n``) and returns pixel
     keypoints ``(n, 2 * n_keypoints)``: the regressor's input standardisation, its network
     with batch norm folded into the convolutions, the flip test when ``flip_test=True``,
     and the scale back to pixels, computed by the same functions as ``predict``. It runs

@@ -64,13 +64,16 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
     NaN for unannotated coordinates: those are left out of the loss, never imputed, and
     rows with no annotated keypoint train the autoencoder only. Images are rows of
     pixels ``(n, h*w)`` (square unless ``image_shape`` is given) or ``(n, h, w)``,
-    uint8 or float; the regressor standardises them itself (``standardize``).
+    uint8 or float; the regressor standardises them itself (``standardize``). RGB
+    images ``(n, h, w, 3)`` train a network that takes three channels (as rows, they
+    need ``image_shape=(h, w, 3)``); the model then predicts on RGB images of that size.
 
     Parameters
     ----------
     module : torch module class, default=KeypointAutoencoder
         Built with ``image_shape``, ``n_outputs`` and ``latent_dim`` from the data and
-        parameters, plus any ``module__*`` parameters. Its ``forward(images,
+        parameters (and ``in_channels=3`` for RGB images), plus any ``module__*``
+        parameters. Its ``forward(images,
         reconstruct)`` returns ``(keypoints, reconstruction)``; with ``heatmap_weight``
         it is also passed ``heatmaps=True`` in training and returns the heatmap scores third.
     criterion : torch module class, default=KeypointAutoencoderLoss
@@ -99,7 +102,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         20 epochs), 1.0 lowered the NME pooled over LFPW, HELEN and AFW from 4.02% to
         3.79% and on YouTube identities from 4.63% to 4.54%.
     standardize : {"image", "dataset"}, default="image"
-        "image" scales each image to zero mean and unit variance on its own, so a
+        "image" scales each image (all its channels together) to zero mean and unit
+        variance on its own, so a
         darker or low-contrast photo looks like the training faces (held-out YouTube
         NME 4.16% against 4.26% with "dataset", 120 epochs); "dataset" uses the mean
         and standard deviation of the training pixels, one pair for all images.
@@ -122,10 +126,11 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
     layout : KeypointLayout or None, default=None
         Names the keypoints; None picks the built-in layout of that size, and is only
         needed for ``flip_test`` and augmentation with flips.
-    image_shape : (int, int) or None, default=None
-        Shape of the images when ``X`` is 2-D and not square. With ``layout``, it also
-        lets ``initialize()`` build the network before any data is seen, for skorch's
-        ``load_params``.
+    image_shape : (int, int), (int, int, 3) or None, default=None
+        Shape of the images when ``X`` is 2-D and not square, or holds RGB images
+        (``(h, w, 3)``: each row an image flattened channels last). With ``layout``, it
+        also lets ``initialize()`` build the network before any data is seen, for
+        skorch's ``load_params``.
     max_epochs : int, default=120
         Training epochs (fewer if early stopping ends sooner; the learning rate
         follows a cosine over ``max_epochs``). 0 builds the network without training
@@ -171,7 +176,11 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
         The layout used (None when the keypoint count has no built-in layout and no
         layout was given).
     image_shape_ : (int, int)
+        ``(height, width)`` of the images.
+    n_channels_ : int
+        1 for gray images, 3 for RGB.
     n_features_in_ : int
+        Values per image: ``height * width * n_channels_``.
     n_outputs_ : int
         ``2 * n_keypoints``.
     device_ : str
@@ -329,8 +338,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h*w) or (n_samples, h, w)
-            Face images, uint8 or float.
+        X : array-like of shape (n_samples, h*w), (n_samples, h, w) or (n_samples, h, w, 3)
+            Face images, uint8 or float: gray, or RGB.
         y : array-like of shape (n_samples, 2 * n_keypoints)
             Keypoints in pixels; NaN where not annotated.
         **fit_params : dict
@@ -385,7 +394,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
             if self.augmentation_ is not None:
                 if self.layout is not None:
                     self.augmentation_.set_params(layout=self.layout)
-                self.augmentation_.fit(images, y)
+                # Its fit checks the image shape and the keypoints; it moves every channel alike.
+                self.augmentation_.fit(images if images.ndim == 3 else images[..., 0], y)
         weights_before = None if fresh else copy.deepcopy(self.module_.state_dict())
         try:
             with self._seeded(), dask_worker_fit(self):
@@ -438,8 +448,8 @@ class FacialKeypointRegressor(SkorchSetup, DataHooks, NeuralNetRegressor):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h*w) or (n_samples, h, w)
-            Images of the size the model was fitted on.
+        X : array-like of shape (n_samples, h*w), (n_samples, h, w) or (n_samples, h, w, 3)
+            Images of the size and channels the model was fitted on.
 
         Returns
         -------

@@ -102,6 +102,10 @@ class SkorchSetup:
         default device: a model file's weights are checked against one built on "meta")."""
         params = self.get_params_for("module")
         params.update(image_shape=self.image_shape_, n_outputs=self.n_outputs_, latent_dim=self.latent_dim)
+        if (
+            self.n_channels_ != 1
+        ):  # passed only then, so that a network of one's own for gray faces need not know it
+            params["in_channels"] = self.n_channels_
         return self.initialized_instance(self.module, params)
 
     def initialize_module(self):
@@ -148,8 +152,9 @@ class SkorchSetup:
                 "layout (skfkd.IBUG_68, skfkd.KAGGLE_15 or your own KeypointLayout)"
             )
         self._check_parameters()
-        self.image_shape_ = infer_image_shape(int(np.prod(self.image_shape)), self.image_shape)
-        self.n_features_in_ = self.image_shape_[0] * self.image_shape_[1]
+        shape = infer_image_shape(int(np.prod(self.image_shape)), self.image_shape, allow_colour=True)
+        self.image_shape_, self.n_channels_ = shape[:2], shape[2] if len(shape) == 3 else 1
+        self.n_features_in_ = int(np.prod(shape))
         self.layout_, self.n_outputs_ = self.layout, 2 * self.layout.n_keypoints
         # Statistics fit would measure: "image" standardisation uses them only to keep
         # blank images blank; "dataset" needs the training set's (fit measures them).
@@ -205,6 +210,8 @@ class SkorchSetup:
         # Unpickle onto the device the model trained on, or the CPU where that is absent.
         requested = state["device"]
         state["device"] = state.get("device_", "cpu")
+        if "image_shape_" in state:
+            state.setdefault("n_channels_", 1)  # pickled before colour models existed
         super().__setstate__(state)
         self.device_ = str(self.device)  # skorch may hand back a torch.device
         self.device = requested

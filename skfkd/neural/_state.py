@@ -380,6 +380,12 @@ def _positive_int(value, name):
     return int(value)
 
 
+def _channels(value, name):
+    if _positive_int(value, name) not in (1, 3):
+        raise ValueError(f"the model's {name} must be 1 (gray) or 3 (RGB); got {value!r}")
+    return int(value)
+
+
 def _finite(value, name, positive=False):
     if (
         not isinstance(value, Real)
@@ -406,6 +412,7 @@ def _feature_names(value, name):
 _ATTRIBUTE_CHECKS = {
     "n_features_in_": _positive_int,
     "image_shape_": _pair,
+    "n_channels_": _channels,
     "n_outputs_": _positive_int,
     "layout_": lambda value, name: None if value is None else _checked_layout(value, name),
     "input_mean_": _finite,
@@ -428,8 +435,9 @@ def _checked_attributes(attributes):
     if missing:
         raise ValueError(f"the model lacks the fitted attributes {', '.join(sorted(missing))}")
     checked = {name: _ATTRIBUTE_CHECKS[name](value, name) for name, value in attributes.items()}
+    checked.setdefault("n_channels_", 1)  # files written before colour models existed are gray
     height, width = checked["image_shape_"]
-    if height * width != checked["n_features_in_"]:
+    if height * width * checked["n_channels_"] != checked["n_features_in_"]:
         raise ValueError("the model's image_shape_ does not hold n_features_in_ pixels")
     if checked["n_outputs_"] % 2:
         raise ValueError("the model's n_outputs_ must be even (x, y per keypoint)")

@@ -167,8 +167,10 @@ def test_images_of_another_size_are_refused(exported):
         onnx_model.predict(np.zeros((0, 1024)))
     with pytest.raises(ValueError, match="Expected 2D array"):
         onnx_model.predict(np.zeros(1024))
+    with pytest.raises(ValueError, match=r"holds \(1, 32, 32\) images but the ONNX model takes \(32, 32\)"):
+        onnx_model.predict(np.zeros((1, 1, 32, 32)))  # channels first
     with pytest.raises(ValueError, match=r"X must be \(n_samples, height \* width\)"):
-        onnx_model.predict(np.zeros((1, 1, 32, 32)))
+        onnx_model.predict(np.zeros((1, 1, 1, 32, 32)))
     # Lists are converted as sklearn converts them.
     assert onnx_model.predict(np.zeros((2, 1024)).tolist()).shape == (2, 30)
 

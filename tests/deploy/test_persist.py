@@ -178,3 +178,31 @@ def test_a_file_of_this_version_loads_without_a_warning(fitted, tmp_path, recwar
     save_model(fitted, tmp_path / "model.skops")
     load_model(tmp_path / "model.skops")
     assert not [w for w in recwarn if "written by skfkd" in str(w.message)]
+
+
+def test_an_rgb_regressor_round_trips_and_exports_with_the_same_predictions(small_regressor, faces, tmp_path):
+    from skfkd.deploy import export_onnx
+
+    rgb = np.stack([faces.images, faces.images // 2, 255 - faces.images], axis=-1)
+    model = small_regressor(flip_test="shape").fit(rgb, faces.target)
+    save_model(model, tmp_path / "rgb.skops")
+    loaded = load_model(tmp_path / "rgb.skops")
+    assert loaded.n_channels_ == 3
+    np.testing.assert_array_equal(loaded.predict(rgb), model.predict(rgb))
+    onnx_model = export_onnx(model, tmp_path / "rgb.onnx", input_dtype="uint8")
+    assert onnx_model.n_channels_ == 3 and onnx_model.n_features_in_ == 32 * 32 * 3
+    assert onnx_model.image_shape_ == (32, 32)
+    np.testing.assert_allclose(onnx_model.predict(rgb), model.predict(rgb), atol=1e-3)
+    np.testing.assert_allclose(onnx_model.predict(rgb.reshape(len(rgb), -1)), model.predict(rgb), atol=1e-3)
+    with pytest.raises(ValueError, match=r"X holds \(32, 32\) images but the ONNX model takes \(32, 32, 3\)"):
+        onnx_model.predict(faces.images)
+
+
+def test_a_file_from_before_a_parameter_existed_loads_with_its_default(tmp_path):
+    from skfkd.deploy._persist import _check_estimators
+    from skfkd.faces import FaceLandmarker
+
+    landmarker = FaceLandmarker(MeanKeypointRegressor(), crop_size=64)
+    del landmarker.colour  # as a file written before FaceLandmarker had it
+    _check_estimators(landmarker)
+    assert landmarker.colour is False and landmarker.crop_size == 64

@@ -108,6 +108,8 @@ def test_a_trusted_class_may_replace_a_default_one_only_by_name(state, tmp_path)
         ({"params": {"train_split": ValidSplit(cv=7.5)}}, "train_split has values that are not accepted"),
         ({"attributes": {"n_outputs_": 31}}, "n_outputs_ must be even|weights do not fit"),
         ({"attributes": {"image_shape_": (10**6, 10**6)}}, "image_shape_ does not hold n_features_in_"),
+        ({"attributes": {"n_channels_": 2}}, r"n_channels_ must be 1 \(gray\) or 3 \(RGB\)"),
+        ({"attributes": {"n_channels_": 3}}, "image_shape_ does not hold n_features_in_"),
         ({"attributes": {"input_std_": float("nan")}}, "input_std_ must be a finite positive number"),
         ({"attributes": {"predict": "anything"}}, "attributes a model file may not set: predict"),
         ({"estimator_class": "builtins.object"}, "not trusted"),

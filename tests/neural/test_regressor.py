@@ -471,3 +471,112 @@ def test_the_heatmap_weight_peaks_the_maps_on_the_keypoints(faces):
 def test_the_heatmap_weight_needs_the_heatmap_head(faces):
     with pytest.raises(ValueError, match="heatmaps=True needs the heatmap head"):
         _small(heatmap_weight=1.0).fit(faces.data, faces.target)
+
+
+# -- RGB images ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rgb_faces(faces):
+    """The synthetic faces in colour: each channel a different tone curve of the gray face."""
+    gray = faces.images.astype(np.float32)
+    return np.stack([gray, 0.5 * gray + 60, 255 - gray], axis=-1)
+
+
+@pytest.fixture(scope="module")
+def rgb_fitted(rgb_faces, faces):
+    return _small(max_epochs=3).fit(rgb_faces, faces.target)
+
+
+def test_rgb_images_train_a_network_on_three_channels(rgb_fitted, rgb_faces, faces):
+    assert rgb_fitted.n_channels_ == 3 and rgb_fitted.image_shape_ == (32, 32)
+    assert rgb_fitted.n_features_in_ == 32 * 32 * 3
+    first_convolution = next(m for m in rgb_fitted.module_.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_convolution.in_channels == 3
+    predicted = rgb_fitted.predict(rgb_faces[:8])
+    assert predicted.shape == (8, 30) and np.isfinite(predicted).all()
+    # Each channel reaches the network: changing one alone changes the prediction.
+    for channel in range(3):
+        changed = rgb_faces[:8].copy()
+        changed[..., channel] = np.flip(changed[..., channel], axis=1)
+        assert np.abs(rgb_fitted.predict(changed) - predicted).max() > 1e-2
+
+
+def test_rgb_rows_are_read_by_their_image_shape_as_the_stacks_are(rgb_fitted, rgb_faces, faces):
+    rows = rgb_faces.reshape(len(rgb_faces), -1)
+    from_rows = _small(max_epochs=3, image_shape=(32, 32, 3)).fit(rows, faces.target)
+    np.testing.assert_allclose(from_rows.predict(rows[:8]), rgb_fitted.predict(rgb_faces[:8]), atol=1e-5)
+    np.testing.assert_allclose(rgb_fitted.predict(rows[:8]), rgb_fitted.predict(rgb_faces[:8]), atol=1e-6)
+    # 3072 values per row could as well be 64x48 gray images: colour is never guessed.
+    with pytest.raises(
+        ValueError, match=r"not a square image; pass image_shape=\(height, width\) \(or \(height"
+    ):
+        _small().fit(rows, faces.target)
+
+
+def test_gray_and_rgb_models_refuse_each_others_images(fitted, rgb_fitted, rgb_faces, faces):
+    with pytest.raises(ValueError, match="X holds 32x32 RGB images but the model was fitted on 32x32 gray"):
+        fitted.predict(rgb_faces[:2])
+    with pytest.raises(ValueError, match="X holds 32x32 gray images but the model was fitted on 32x32 RGB"):
+        rgb_fitted.predict(faces.images[:2])
+    with pytest.raises(
+        ValueError, match="X has 1024 features, but FacialKeypointRegressor is expecting 3072"
+    ):
+        rgb_fitted.predict(faces.data[:2])
+    with pytest.raises(ValueError, match=r"images of 4 channels \(32, 32, 4\)"):
+        rgb_fitted.predict(np.zeros((2, 32, 32, 4)))
+    # One channel is gray.
+    np.testing.assert_array_equal(
+        fitted.predict(faces.images[:4, ..., None]), fitted.predict(faces.images[:4])
+    )
+
+
+@settings(max_examples=10, deadline=None)
+@given(gain=st.floats(0.2, 3.0), offset=st.floats(-50.0, 50.0))
+def test_rgb_standardisation_takes_each_image_over_all_its_channels(rgb_fitted, rgb_faces, gain, offset):
+    X = rgb_faces[:6].astype(np.float64)
+    np.testing.assert_allclose(rgb_fitted.predict(X * gain + offset), rgb_fitted.predict(X), atol=1e-3)
+    # ... and not each channel on its own, which would erase the colour balance.
+    balanced = X.copy()
+    balanced[..., 0] = balanced[..., 0] * gain + offset
+    inputs = standardise(torch.as_tensor(X, dtype=torch.float32), "image", 0.0, 1.0)
+    changed = standardise(torch.as_tensor(balanced, dtype=torch.float32), "image", 0.0, 1.0)
+    assert inputs.shape == (6, 3, 32, 32)
+    if abs(gain - 1) > 0.05 or abs(offset) > 1:
+        assert not torch.allclose(inputs, changed, atol=1e-3)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), standardize=st.sampled_from(["image", "dataset"]))
+def test_a_gray_image_in_three_channels_is_the_gray_input_three_times(seed, standardize):
+    gray = torch.as_tensor(np.random.default_rng(seed).uniform(0, 255, (3, 9, 7)), dtype=torch.float32)
+    as_rgb = standardise(gray[..., None].expand(-1, -1, -1, 3), standardize, 100.0, 50.0)
+    torch.testing.assert_close(as_rgb, standardise(gray, standardize, 100.0, 50.0).expand(-1, 3, -1, -1))
+
+
+def test_rgb_flip_test_is_mirror_equivariant(rgb_fitted, rgb_faces, faces):
+    model = clone(rgb_fitted).set_params(flip_test=True).fit(rgb_faces, faces.target)
+    images = rgb_faces[:8]
+    predicted = model.predict(images).reshape(8, 15, 2)
+    expected = predicted[:, KAGGLE_15.flip_permutation].copy()
+    expected[..., 0] = 31 - expected[..., 0]
+    np.testing.assert_allclose(model.predict(images[:, :, ::-1]).reshape(8, 15, 2), expected, atol=1e-3)
+
+
+def test_rgb_augmentation_moves_every_channel_with_the_keypoints(rgb_faces, faces):
+    model = _small(max_epochs=1, augmentation="auto").fit(rgb_faces, faces.target)
+    assert model.augmentation_.image_shape_ == (32, 32)
+    batch = torch.as_tensor(rgb_faces[:4], dtype=torch.float32).permute(0, 3, 1, 2)
+    targets = torch.as_tensor(faces.target[:4], dtype=torch.float32)
+    moved, _ = model.augmentation_.augment_batch(batch, targets, generator=torch.Generator().manual_seed(0))
+    # The channels are tone curves of one face: after the same warp, they still are.
+    torch.testing.assert_close(moved[:, 1], 0.5 * moved[:, 0] + 60, atol=1e-3, rtol=0)
+
+
+def test_rgb_network_is_built_from_parameters_for_load_params(rgb_fitted, tmp_path):
+    rgb_fitted.save_params(f_params=tmp_path / "weights.pt")
+    fresh = _small(image_shape=(32, 32, 3), layout=KAGGLE_15).initialize()
+    fresh.load_params(f_params=tmp_path / "weights.pt")
+    assert fresh.n_channels_ == 3 and fresh.n_features_in_ == 3072
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3))
+    np.testing.assert_allclose(fresh.predict(images), rgb_fitted.predict(images), atol=1e-5)
