@@ -108,6 +108,10 @@ LEVERS = {
         **SIGMA_HALF,
         "framing": {"box_jitter": 0.0, "angle_jitter": 0.0},
     },
+    # The recipe on RGB crops (FaceLandmarker's colour) instead of grayscale ones; and with
+    # the narrower Gaussians too, whether the two gains add up.
+    "recipe128_heatmap_divergence_colour": {**REGULARISED, "framing": {"colour": True}},
+    "recipe128_heatmap_sigma_half_colour": {**SIGMA_HALF, "framing": {"colour": True}},
 }
 STRONG = {
     "rotation": 25.0,

@@ -5,7 +5,7 @@ A face's *frame* is a row ``[centre_x, centre_y, side, angle]`` in photo pixels:
 of ``side`` pixels centred on ``(centre_x, centre_y)``, turned by ``angle`` degrees (the
 tilt of the face's eye line, measured from the image's x axis towards its y axis, so a head
 tilted towards its right shoulder as seen in the image has a positive angle). Cropping
-turns the square upright and resamples it to ``size x size`` grayscale pixels with one
+turns the square upright and resamples it to ``size x size`` grayscale (or RGB) pixels with one
 affine warp; an angle of 0 is the axis-aligned square box.
 
 Coordinates follow the package convention: ``x`` is the column, ``y`` the row, and pixel
@@ -173,45 +173,50 @@ def keypoints_from_crop(keypoints, frames, size) -> np.ndarray:
     return np.einsum("nij,nkj->nki", linear, shifted)
 
 
-def crop_photos(photos, frames, size) -> np.ndarray:
-    """Cut each photo's frame out as ``(n, size, size)`` uint8 grayscale: one affine warp
-    per face (bilinear, the photo's edge repeated outside it), after an area-filtered
-    shrink of the region under the frame when it is much larger than the crop.
+def crop_photos(photos, frames, size, *, colour=False) -> np.ndarray:
+    """Cut each photo's frame out as ``(n, size, size)`` uint8 grayscale, or with ``colour``
+    as ``(n, size, size, 3)`` RGB (a gray photo's value in all three): one affine warp per
+    face (bilinear, the photo's edge repeated outside it), after an area-filtered shrink of
+    the region under the frame when it is much larger than the crop.
 
     ``photos`` are checked photos (:func:`skfkd._images.check_photo`), one per frame; a
-    photo repeated for several faces is converted to grayscale once.
+    photo repeated for several faces is converted once.
     """
     transforms = _crop_transforms(frames, size)
     if len(transforms) != len(photos):
         raise ValueError(f"{len(photos)} photos but {len(transforms)} frames")
     frames = np.asarray(frames, dtype=float)
-    crops = np.empty((len(photos), size, size), dtype=np.uint8)
-    gray_of = {}
+    crops = np.empty((len(photos), size, size, 3) if colour else (len(photos), size, size), dtype=np.uint8)
+    converted = {}
     for i, (photo, transform, frame) in enumerate(zip(photos, transforms, frames)):
-        gray = gray_of.get(id(photo))
-        if gray is None:
-            gray = gray_of[id(photo)] = to_gray(photo)
-        source, transform = _region_under(gray, frame, transform, size)
+        source = converted.get(id(photo))
+        if source is None:
+            source = converted[id(photo)] = _as_rgb(photo) if colour else to_gray(photo)
+        region, transform = _region_under(source, frame, transform, size)
         crops[i] = cv2.warpAffine(
-            source, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            region, transform, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
     return crops
 
 
-def _region_under(gray, frame, transform, size):
-    """The part of ``gray`` that the frame covers (shrunk when the frame is much larger than
-    the crop) and the transform from it to the crop."""
+def _as_rgb(photo):
+    return np.ascontiguousarray(photo) if photo.ndim == 3 else cv2.cvtColor(photo, cv2.COLOR_GRAY2RGB)
+
+
+def _region_under(image, frame, transform, size):
+    """The part of ``image`` (gray or RGB) that the frame covers (shrunk when the frame is
+    much larger than the crop) and the transform from it to the crop."""
     shrink = frame[2] / size
     if shrink <= _MAX_BILINEAR_SHRINK:
-        return gray, transform
+        return image, transform
     # The rotated square's bounding box, with a few pixels for the filters' reach.
     half = frame[2] / 2 * (abs(np.cos(np.radians(frame[3]))) + abs(np.sin(np.radians(frame[3])))) + 2 * shrink
-    height, width = gray.shape
+    height, width = image.shape[:2]
     left = int(np.clip(np.floor(frame[0] - half), 0, width - 1))
     top = int(np.clip(np.floor(frame[1] - half), 0, height - 1))
     right = int(np.clip(np.ceil(frame[0] + half) + 1, left + 1, width))
     bottom = int(np.clip(np.ceil(frame[1] + half) + 1, top + 1, height))
-    region = gray[top:bottom, left:right]
+    region = image[top:bottom, left:right]
     out_width = max(1, round(region.shape[1] / shrink))
     out_height = max(1, round(region.shape[0] / shrink))
     small = cv2.resize(region, (out_width, out_height), interpolation=cv2.INTER_AREA)

@@ -59,11 +59,11 @@ def landmark_frames(keypoints, *, margin=DEFAULT_CROP_MARGIN, align=True):
     return frames_from_keypoints(keypoints, margin, eyes)
 
 
-def crop_faces(images, frames, *, size=DEFAULT_CROP_SIZE):
+def crop_faces(images, frames, *, size=DEFAULT_CROP_SIZE, colour=False):
     """Cut faces out of photos along their frames, as skfkd's training crops are cut.
 
     Each frame (:func:`landmark_frames`) is turned upright and resampled to
-    ``size x size`` grayscale pixels with one affine warp; a frame much larger than the
+    ``size x size`` grayscale (or RGB) pixels with one affine warp; a frame much larger than the
     crop is first shrunk with an area filter, and parts outside a photo repeat its edge.
 
     Parameters
@@ -75,11 +75,15 @@ def crop_faces(images, frames, *, size=DEFAULT_CROP_SIZE):
         ``[centre_x, centre_y, side, angle]`` per face, in photo pixels and degrees.
     size : int, default=96
         Side of the square crops.
+    colour : bool, default=False
+        RGB crops (a gray photo's value in all three channels), as
+        :class:`FaceLandmarker` cuts them with ``colour=True``.
 
     Returns
     -------
-    X : ndarray of shape (n_faces, size * size)
-        Grayscale uint8 crops in skfkd's ``X`` convention.
+    X : ndarray of shape (n_faces, size * size) or (n_faces, size, size, 3)
+        uint8 crops in skfkd's ``X`` convention: grayscale rows, or with ``colour`` a
+        stack of RGB images.
 
     Examples
     --------
@@ -90,11 +94,13 @@ def crop_faces(images, frames, *, size=DEFAULT_CROP_SIZE):
     >>> X = crop_faces([photo], [[139.5, 99.5, 40.0, 45.0]], size=40)
     >>> X.shape, int(X.reshape(40, 40)[20, 20])
     ((1, 1600), 255)
+    >>> crop_faces([photo], [[139.5, 99.5, 40.0, 45.0]], size=40, colour=True).shape
+    (1, 40, 40, 3)
     """
     photos = as_photo_list(images)
     check_framing(size, 0.0, "crop_faces")
-    crops = crop_photos(photos, frames, size)
-    return crops.reshape(len(crops), -1)
+    crops = crop_photos(photos, frames, size, colour=bool(colour))
+    return crops if colour else crops.reshape(len(crops), -1)
 
 
 def uncrop_keypoints(y, frames, *, size=DEFAULT_CROP_SIZE):

@@ -91,8 +91,8 @@ class FaceLandmarker(BaseEstimator):
     Parameters
     ----------
     regressor : estimator, default=None
-        A keypoint regressor taking ``X`` crops (``(n, crop_size**2)``) and pixel
-        targets, cloned in ``fit``. None uses
+        A keypoint regressor taking ``X`` crops (``(n, crop_size**2)``; with ``colour``,
+        ``(n, crop_size, crop_size, 3)``) and pixel targets, cloned in ``fit``. None uses
         ``FacialKeypointRegressor(random_state=random_state)``.
     crop_size : int, default=96
         Side of the crops given to the regressor.
@@ -102,6 +102,15 @@ class FaceLandmarker(BaseEstimator):
         Turn each crop upright by its eye line (the layout's ``interocular`` points in
         training and refinement, the detector's eyes in the first pass). Needs a layout
         of 15 or 68 points; with other keypoint counts crops stay upright.
+    colour : bool, default=False
+        Give the regressor RGB crops ``(n, crop_size, crop_size, 3)`` (a gray photo's
+        value in all three channels) instead of grayscale rows ``(n, crop_size**2)``.
+        The regressor must take such stacks, as :class:`~skfkd.FacialKeypointRegressor`
+        does (it then trains a network on three channels). On the tuning split of the
+        shared photos, with ``wild_landmarker``'s recipe at 20 epochs, colour lowered the
+        NME pooled over held-out LFPW, HELEN and AFW faces from 3.79% to 3.66% (failures
+        1.6% to 1.0%) and on the held-out YouTube identities from 4.54% to 4.32%, every
+        source gaining, for 1.05 to 1.08 times the training time per batch.
     box_jitter : float, default=0.1
         Largest random shift (fraction of the frame's side, along each of its axes) and
         log-scale change of the training frames. 0 trains on exact framings.
@@ -178,6 +187,7 @@ class FaceLandmarker(BaseEstimator):
         "crop_size": [CROP_SIZE],
         "crop_margin": [CROP_MARGIN],
         "align": ["boolean"],
+        "colour": ["boolean"],
         "box_jitter": [Interval(Real, 0, 0.5, closed="left")],
         "angle_jitter": [Interval(Real, 0, 90, closed="both")],
         "n_refinements": [Interval(Integral, 0, MAX_REFINEMENTS, closed="both")],
@@ -197,6 +207,7 @@ class FaceLandmarker(BaseEstimator):
         crop_size=DEFAULT_CROP_SIZE,
         crop_margin=DEFAULT_CROP_MARGIN,
         align=True,
+        colour=False,
         box_jitter=0.1,
         angle_jitter=10.0,
         n_refinements=1,
@@ -212,6 +223,7 @@ class FaceLandmarker(BaseEstimator):
         self.crop_size = crop_size
         self.crop_margin = crop_margin
         self.align = align
+        self.colour = colour
         self.box_jitter = box_jitter
         self.angle_jitter = angle_jitter
         self.n_refinements = n_refinements
@@ -307,8 +319,12 @@ class FaceLandmarker(BaseEstimator):
         """Crops of the faces along jittered landmark frames, and their keypoints there."""
         frames = self._landmark_frames(keypoints)
         frames = jitter_frames(frames, self.box_jitter, self.angle_jitter, rng)
-        X = crop_photos(photos, frames, self.crop_size).reshape(len(photos), -1)
-        return X, to_targets(keypoints_to_crop(keypoints, frames, self.crop_size))
+        return self._crops(photos, frames), to_targets(keypoints_to_crop(keypoints, frames, self.crop_size))
+
+    def _crops(self, photos, frames):
+        """The regressor's ``X``: gray rows, or RGB stacks with ``colour``."""
+        crops = crop_photos(photos, frames, self.crop_size, colour=self.colour)
+        return crops if self.colour else crops.reshape(len(crops), -1)
 
     def _landmark_frames(self, keypoints, margin=None):
         """Frames from landmarks, as training and the re-framing passes cut them."""
@@ -550,7 +566,7 @@ class FaceLandmarker(BaseEstimator):
             frames = np.asarray(frames, dtype=float)[None]
         n_views, n_faces = frames.shape[:2]
         frames = frames.reshape(-1, 4)
-        X = crop_photos(list(photos) * n_views, frames, self.crop_size).reshape(len(frames), -1)
+        X = self._crops(list(photos) * n_views, frames)
         keypoints = keypoints_from_crop(to_keypoints(self.regressor_.predict(X)), frames, self.crop_size)
         return keypoints.reshape(n_views, n_faces, *keypoints.shape[1:]).mean(axis=0)
 

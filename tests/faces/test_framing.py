@@ -147,3 +147,21 @@ def test_bad_input():
         uncrop_keypoints(np.zeros((1, 2, 3)), [[0, 0, 1, 1]])
     with pytest.raises(ValueError, match="no built-in layout|keypoints"):
         landmark_frames(np.zeros((1, 7, 2)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(frame=frames_strategy, size=st.sampled_from([8, 40, 96]), seed=st.integers(0, 2**32 - 1))
+def test_colour_crops_cut_each_channel_as_a_gray_crop_is_cut(frame, size, seed):
+    # Small and huge frames alike (the area-filtered shrink applies to every channel).
+    photo = np.random.default_rng(seed).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    colour = crop_faces([photo], frame, size=size, colour=True)
+    assert colour.shape == (1, size, size, 3) and colour.dtype == np.uint8
+    for channel in range(3):
+        gray = crop_faces([np.ascontiguousarray(photo[..., channel])], frame, size=size)
+        np.testing.assert_array_equal(colour[..., channel].reshape(1, -1), gray)
+    # A gray photo is the same value in all three channels.
+    gray_photo = photo[..., 0]
+    np.testing.assert_array_equal(
+        crop_faces([gray_photo], frame, size=size, colour=True),
+        np.repeat(crop_faces([gray_photo], frame, size=size).reshape(1, size, size, 1), 3, axis=-1),
+    )

@@ -5,6 +5,7 @@ import pytest
 from skimage.data import astronaut
 from sklearn.exceptions import NotFittedError
 
+from skfkd import FacialKeypointRegressor
 from skfkd._framing import DEFAULT_CROP_MARGIN, frames_from_boxes, shifted_frames
 from skfkd.baselines import make_pca_ridge
 from skfkd.datasets import make_faces
@@ -180,3 +181,36 @@ def test_photos_may_be_file_paths_and_any_photo_kind(youtube_landmarker, tmp_pat
     expected = youtube_landmarker.predict([astronaut()])[0]
     np.testing.assert_array_equal(by_path, expected)
     np.testing.assert_allclose(as_float, expected, atol=1e-6)
+
+
+def test_colour_gives_the_regressor_rgb_crops_of_the_photos(synthetic):
+    gray_photos, keypoints = synthetic
+    photos = [np.stack([p, p // 2, 255 - p], axis=-1).astype(np.uint8) for p in gray_photos]
+    regressor = FacialKeypointRegressor(
+        max_epochs=1,
+        augmentation=None,
+        random_state=0,
+        module__widths=(8, 16, 32),
+        module__depths=(1, 1, 1),
+        latent_dim=16,
+    )
+    landmarker = _landmarker(colour=True, crop_size=32, n_refinements=0).set_params(regressor=regressor)
+    landmarker.fit(photos, keypoints)
+    assert landmarker.regressor_.n_channels_ == 3
+    boxes = _boxes(4)
+    frames = frames_from_boxes(boxes, DEFAULT_CROP_MARGIN)
+    X = crop_faces(photos[:4], frames, size=32, colour=True)
+    expected = uncrop_keypoints(landmarker.regressor_.predict(X), frames, size=32).reshape(4, -1, 2)
+    np.testing.assert_allclose(
+        np.concatenate(landmarker.predict(photos[:4], boxes=boxes)), expected, atol=1e-9
+    )
+    # Gray photos go in as three equal channels.
+    gray = [p[..., 0] for p in photos[:2]]
+    as_rgb = [np.repeat(p[..., None], 3, axis=-1) for p in gray]
+    np.testing.assert_allclose(
+        np.concatenate(landmarker.predict(gray, boxes=boxes[:2])),
+        np.concatenate(landmarker.predict(as_rgb, boxes=boxes[:2])),
+    )
+    # A regressor that takes rows only says so.
+    with pytest.raises(ValueError, match="dim 4"):
+        _landmarker(colour=True).fit(photos, keypoints)
