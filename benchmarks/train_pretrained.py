@@ -89,7 +89,8 @@ def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, landm
         "landmark framing.",
         "- output: the 68 iBUG/dlib points (`skfkd.IBUG_68`), in photo pixels, x = column, y = row, "
         "pixel centres at integers.",
-        f"- input framing: grayscale {crop_size}x{crop_size} crops of a square turned upright by the eye "
+        f"- input framing: {'RGB' if landmarker.colour else 'grayscale'} {crop_size}x{crop_size} crops of a "
+        "square turned upright by the eye "
         "line (outer eye corners), holding the landmarks with a margin of 0.1 of their extent on every side "
         "(`skfkd.faces.landmark_frames`, `skfkd.faces.crop_faces`); from photos, the detector's box and "
         "eyes are mapped to that framing, then the face is framed again on the model's own prediction"

@@ -37,7 +37,7 @@ def test_it_is_the_recipe_trained_to_its_last_epoch(pretrained):
     # `make pretrained` fits wild_landmarker(random_state=0): a model trained another way
     # would carry held-out figures that are not the recipe's.
     recipe = wild_landmarker(random_state=0)
-    assert pretrained.crop_size == recipe.crop_size
+    assert pretrained.crop_size == recipe.crop_size and pretrained.colour == recipe.colour
     # and it predicts as the recipe does (train_pretrained.py --rescore sets these alone)
     assert pretrained.n_refinements == recipe.n_refinements and pretrained.shift_test == recipe.shift_test
     shipped, expected = pretrained.regressor_.get_params(), recipe.regressor.get_params()
