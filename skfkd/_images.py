@@ -56,8 +56,9 @@ def infer_image_shape(n_features, image_shape=None, *, allow_colour=False) -> tu
     if image_shape is not None:
         shape = _as_shape(image_shape, allow_colour)
         if min(shape) < 1 or math.prod(shape) != n_features:
+            what = "values" if len(shape) == 3 else "pixels"
             raise ValueError(
-                f"image_shape={tuple(image_shape)} holds {math.prod(shape)} values but X has {n_features} columns"
+                f"image_shape={tuple(image_shape)} holds {math.prod(shape)} {what} but X has {n_features} columns"
             )
         return shape
     side = math.isqrt(n_features)
