@@ -17,6 +17,7 @@ __all__ = [
     "decode_photo",
     "infer_image_shape",
     "read_photo",
+    "split_channels",
     "to_bgr",
     "to_gray",
 ]
@@ -69,6 +70,11 @@ def infer_image_shape(n_features, image_shape=None, *, allow_colour=False) -> tu
             "or give X as a 3-D array (n_samples, height, width)"
         )
     return side, side
+
+
+def split_channels(shape) -> tuple[tuple[int, int], int]:
+    """``((height, width), channels)`` of an image shape: ``(h, w)`` has one channel."""
+    return tuple(shape[:2]), shape[2] if len(shape) == 3 else 1
 
 
 def as_image_stack(X, image_shape=None, *, allow_colour=False) -> np.ndarray:

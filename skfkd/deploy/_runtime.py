@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_array
 
-from skfkd._images import infer_image_shape
+from skfkd._images import infer_image_shape, split_channels
 from skfkd._params import check_params, positive_int
 from skfkd.deploy._extra import require
 from skfkd.metrics import keypoint_r2_score
@@ -183,12 +183,11 @@ class OnnxKeypointRegressor(RegressorMixin, BaseEstimator):
 
     @property
     def image_shape_(self):
-        return self._graph().image_shape[:2]
+        return split_channels(self._graph().image_shape)[0]
 
     @property
     def n_channels_(self):
-        shape = self._graph().image_shape
-        return shape[2] if len(shape) == 3 else 1
+        return split_channels(self._graph().image_shape)[1]
 
     @property
     def n_features_in_(self):

@@ -12,7 +12,7 @@ from sklearn.utils.validation import _num_samples, check_array, validate_data
 from skorch.dataset import Dataset
 from torch.utils.data import Subset
 
-from skfkd._images import as_image_stack, infer_image_shape
+from skfkd._images import as_image_stack, infer_image_shape, split_channels
 from skfkd.neural._inference import standardise
 
 # Batch norm in training mode needs two samples per batch to compute a variance.
@@ -170,7 +170,7 @@ class DataHooks:
             )
         if reset:
             shape = image_shape or infer_image_shape(X.shape[1], self.image_shape, allow_colour=True)
-            self.image_shape_, self.n_channels_ = tuple(shape[:2]), shape[2] if len(shape) == 3 else 1
+            self.image_shape_, self.n_channels_ = split_channels(shape)
         return as_image_stack(X, self._input_shape, allow_colour=True)
 
     @property

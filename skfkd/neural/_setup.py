@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from skfkd._images import infer_image_shape
+from skfkd._images import infer_image_shape, split_channels
 from skfkd._params import check_params
 from skfkd.augmentation import KeypointAugmenter
 from skfkd.neural._callbacks import CosineLearningRate, PatientEarlyStopping, ProgressBar, StopOnNonFinite
@@ -102,9 +102,8 @@ class SkorchSetup:
         default device: a model file's weights are checked against one built on "meta")."""
         params = self.get_params_for("module")
         params.update(image_shape=self.image_shape_, n_outputs=self.n_outputs_, latent_dim=self.latent_dim)
-        if (
-            self.n_channels_ != 1
-        ):  # passed only then, so that a network of one's own for gray faces need not know it
+        # Passed only for RGB, so that a network of one's own for gray faces need not know it.
+        if self.n_channels_ != 1:
             params["in_channels"] = self.n_channels_
         return self.initialized_instance(self.module, params)
 
@@ -153,7 +152,7 @@ class SkorchSetup:
             )
         self._check_parameters()
         shape = infer_image_shape(int(np.prod(self.image_shape)), self.image_shape, allow_colour=True)
-        self.image_shape_, self.n_channels_ = shape[:2], shape[2] if len(shape) == 3 else 1
+        self.image_shape_, self.n_channels_ = split_channels(shape)
         self.n_features_in_ = int(np.prod(shape))
         self.layout_, self.n_outputs_ = self.layout, 2 * self.layout.n_keypoints
         # Statistics fit would measure: "image" standardisation uses them only to keep
