@@ -1,6 +1,7 @@
 """The deep model: torch modules, the loss, and FacialKeypointRegressor (skorch)."""
 
 from skfkd.neural._accelerated import AcceleratedFacialKeypointRegressor
+from skfkd.neural._callbacks import TrainingCheckpoint
 from skfkd.neural._inference import predict_module
 from skfkd.neural._loss import KeypointAutoencoderLoss, masked_keypoint_loss, masked_mse
 from skfkd.neural._modules import ConvDecoder, ConvEncoder, HeatmapHead, KeypointAutoencoder, LocalRefinement
@@ -16,6 +17,7 @@ __all__ = [
     "KeypointAutoencoder",
     "KeypointAutoencoderLoss",
     "LocalRefinement",
+    "TrainingCheckpoint",
     "masked_keypoint_loss",
     "masked_mse",
     "predict_module",

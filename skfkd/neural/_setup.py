@@ -15,7 +15,13 @@ from sklearn.utils import check_random_state
 from skfkd._images import infer_image_shape, split_channels
 from skfkd._params import check_params
 from skfkd.augmentation import KeypointAugmenter
-from skfkd.neural._callbacks import CosineLearningRate, PatientEarlyStopping, ProgressBar, StopOnNonFinite
+from skfkd.neural._callbacks import (
+    CosineLearningRate,
+    PatientEarlyStopping,
+    ProgressBar,
+    StopOnNonFinite,
+    TrainingCheckpoint,
+)
 from skfkd.neural._interrupts import interrupts_deferred
 
 # The devices a model can name: what torch calls them, plus "auto".
@@ -96,6 +102,13 @@ class SkorchSetup:
             ("early_stopping", PatientEarlyStopping()),
             ("progress_bar", ProgressBar()),
         ]
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # A TrainingCheckpoint that resumed this fit has done some of its epochs already.
+        for _, callback in self.callbacks_:
+            if isinstance(callback, TrainingCheckpoint) and callback.epochs_left_ is not None:
+                epochs = callback.epochs_left_
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
 
     def _build_module(self):
         """The network that the parameters and the fitted data shape describe (on torch's

@@ -5,12 +5,14 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from skorch.callbacks import Checkpoint, EpochScoring, LoadInitState, LRScheduler
+import torch
+from skorch.callbacks import Callback, Checkpoint, EpochScoring, LoadInitState, LRScheduler
 from torch.optim.lr_scheduler import StepLR
 
 from skfkd import KAGGLE_15, FacialKeypointRegressor
 from skfkd.datasets import make_faces
 from skfkd.metrics import nme_scorer, normalized_mean_error
+from skfkd.neural import TrainingCheckpoint
 
 SMALL = {
     "module__widths": (8, 16, 16),
@@ -83,6 +85,65 @@ def test_checkpoint_and_load_init_state_continue_from_the_best_epoch(faces, tmp_
     second = model(2).fit(faces.data, faces.target)  # starts from the checkpoint's state
     assert len(second.history_) == len(first.history_) + 2
     assert second.history_[0, "train_loss"] == first.history_[0, "train_loss"]
+
+
+class KilledAfter(Callback):
+    """A process killed at the end of an epoch (after the checkpoint has been written)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epochs:
+            raise RuntimeError("killed")
+
+
+def _weights(model):
+    return [tensor.detach().clone() for tensor in model.module_.state_dict().values()]
+
+
+@pytest.mark.parametrize("train_split", [None, "default"])
+def test_a_killed_fit_resumes_from_its_training_checkpoint_to_the_uninterrupted_fits_weights(
+    faces, tmp_path, train_split
+):
+    # With augmentation: its draws come from the generator the checkpoint keeps. With a
+    # validation split, early stopping's count and best weights are kept too.
+    params = {**SMALL, "augmentation": "auto", "max_epochs": 4}
+    if train_split is None:
+        params["train_split"] = None
+    path = tmp_path / "training.pt"
+
+    def model(*callbacks):
+        return FacialKeypointRegressor(
+            **params, callbacks=[("checkpoint", TrainingCheckpoint(path)), *callbacks]
+        )
+
+    uninterrupted = FacialKeypointRegressor(**params).fit(faces.data, faces.target)
+    with pytest.raises(RuntimeError, match="killed"):
+        model(("kill", KilledAfter(2))).fit(faces.data, faces.target)
+    resumed = model().fit(faces.data, faces.target)
+    checkpoint = dict(resumed.callbacks_)["checkpoint"]
+    assert checkpoint.resumed_at_ == 2 and len(resumed.history_) == 4
+    for column in ("train_loss", "lr", *(["valid_loss"] if train_split else [])):
+        assert resumed.history_[:, column] == uninterrupted.history_[:, column]
+    for got, expected in zip(_weights(resumed), _weights(uninterrupted), strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    # Its epochs all done, the checkpoint makes another fit train none.
+    again = model().fit(faces.data, faces.target)
+    assert dict(again.callbacks_)["checkpoint"].resumed_at_ == 4 and len(again.history_) == 4
+    np.testing.assert_array_equal(again.predict(faces.data[:8]), uninterrupted.predict(faces.data[:8]))
+
+
+def test_a_training_checkpoint_of_another_training_is_refused(faces, tmp_path):
+    path = tmp_path / "training.pt"
+    callbacks = [("checkpoint", TrainingCheckpoint(path))]
+    FacialKeypointRegressor(**SMALL, max_epochs=1, callbacks=callbacks).fit(faces.data, faces.target)
+    with pytest.raises(ValueError, match=r"training\.pt was written by another training .*delete it"):
+        FacialKeypointRegressor(**SMALL, max_epochs=1, callbacks=callbacks).fit(
+            faces.data[:100], faces.target[:100]
+        )
+    with pytest.raises(ValueError, match="another training"):  # three epochs are another fit than one
+        FacialKeypointRegressor(**SMALL, max_epochs=3, callbacks=callbacks).fit(faces.data, faces.target)
 
 
 def test_warm_start_continues_training(faces):
