@@ -35,15 +35,19 @@ card and the report again; the fit time it reports is its epochs' (the regressor
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sources import SOURCES, TITLES, split_source  # noqa: E402
 from _wild import (  # noqa: E402
     POOLED,
+    benchmark_cache,
     figure_tables,
     pooled,
     predictions,
@@ -57,6 +61,7 @@ import skfkd  # noqa: E402
 from skfkd.datasets import get_data_home  # noqa: E402
 from skfkd.deploy import load_model, save_model  # noqa: E402
 from skfkd.faces import wild_landmarker  # noqa: E402
+from skfkd.neural import TrainingCheckpoint  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -65,6 +70,22 @@ SHIPPED = HERE.parent / "skfkd" / "_data"
 # them from the recipe.
 PREDICTION_OPTIONS = ("n_refinements", "shift_test", "detector", "score_threshold", "max_faces")
 REGRESSOR_PREDICTION_OPTIONS = ("flip_test",)
+
+
+def checkpoint_path(keypoints, landmarker):
+    """The file the training state is kept in between epochs, in the benchmark cache, named
+    by the hash of the training landmarks and the recipe: a changed recipe or training set
+    starts afresh instead of resuming another's run."""
+    recipe = {
+        name: value
+        for name, value in landmarker.get_params(deep=True).items()
+        if not hasattr(value, "get_params")
+    }
+    digest = hashlib.sha256(
+        np.concatenate([np.ravel(face) for face in keypoints]).tobytes()
+        + repr(sorted(recipe.items())).encode()
+    ).hexdigest()[:20]
+    return benchmark_cache() / f"pretrained-training-{digest}.pt"
 
 
 def model_card(figures, fit_seconds, n_train, n_faces, command, file_size, landmarker, epochs_only=False):
@@ -160,6 +181,7 @@ def main(argv=None):
     n_train = sum(len(train) for train, _ in splits.values())
 
     landmarker = wild_landmarker(random_state=0, verbose=1)
+    resumed_at = checkpoint_file = None
     if options.rescore:
         recipe = landmarker.get_params(deep=False)
         prediction_options = {name: recipe[name] for name in PREDICTION_OPTIONS}
@@ -180,10 +202,22 @@ def main(argv=None):
         if options.quick:
             landmarker.regressor.set_params(max_epochs=3)
         print(f"FaceLandmarker: training on {len(photos)} faces per epoch ({n_train} faces) ...", flush=True)
+        # Two hours or more on a 2-core CPU: a run that dies goes on from its last epoch when
+        # started again (the same weights at the end as an uninterrupted run's).
+        checkpoint_file = checkpoint_path(keypoints, landmarker)
+        landmarker.regressor.set_params(callbacks=[("checkpoint", TrainingCheckpoint(checkpoint_file))])
         tic = time.perf_counter()
         landmarker.fit(photos, keypoints)
         fit_seconds = time.perf_counter() - tic
+        resumed_at = dict(landmarker.regressor_.callbacks_)["checkpoint"].resumed_at_
+        for model in (landmarker.regressor, landmarker.regressor_):  # the file keeps the recipe's
+            model.set_params(callbacks=None)
         print(f"  fit in {fit_seconds:.0f} s", flush=True)
+        if resumed_at is not None:  # this run's time is part of the fit's: report its epochs'
+            fit_seconds = float(sum(landmarker.regressor_.history[:, "dur"]))
+            print(
+                f"  resumed after epoch {resumed_at}; its epochs took {fit_seconds:.0f} s in all", flush=True
+            )
 
     dlib, dlib_seconds = (None, None) if options.no_dlib else train_dlib(X, y)
     per_source = {
@@ -212,6 +246,10 @@ def main(argv=None):
         f"- FaceLandmarker fit on {len(photos)} faces per epoch ({n_train} faces, the 300-W ones and their "
         f"mirror images twice) in {fit_seconds:.0f} s"
     )
+    if resumed_at is not None:
+        trained += (
+            f" (its epochs alone: the training was resumed after epoch {resumed_at} from its checkpoint)"
+        )
     if options.rescore:
         trained = (
             f"- FaceLandmarker: the shipped weights, not retrained (`--rescore`: their epochs on {len(photos)} "
@@ -221,8 +259,14 @@ def main(argv=None):
     notes = [trained, *extra]
     title = "# Pretrained landmarker" + (" (quick)" if options.quick else "")
     write_report(RESULTS / f"pretrained{'_quick' if options.quick else ''}.md", title, notes, results)
-    if options.quick:
-        return
+    if not options.quick:
+        write_shipped(landmarker, figures, fit_seconds, n_train, len(photos), options, resumed_at)
+    if checkpoint_file is not None:  # written and measured: the next run trains afresh
+        checkpoint_file.unlink(missing_ok=True)
+
+
+def write_shipped(landmarker, figures, fit_seconds, n_train, n_faces, options, resumed_at):
+    """The model file and its card, in skfkd/_data."""
     SHIPPED.mkdir(exist_ok=True)
     model_path = SHIPPED / "landmarker_68.skops"
     save_model(landmarker, model_path)
@@ -231,11 +275,11 @@ def main(argv=None):
         figures,
         fit_seconds,
         n_train,
-        len(photos),
+        n_faces,
         command,
         model_path.stat().st_size,
         landmarker,
-        epochs_only=options.rescore,
+        epochs_only=options.rescore or resumed_at is not None,
     )
     (SHIPPED / "landmarker_68.md").write_text(card)
     print(
