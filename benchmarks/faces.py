@@ -118,7 +118,12 @@ def timing(landmarker, photos, repeats=3):
                 )
                 tic = time.perf_counter()
                 crops = [
-                    crop_faces([photo] * n, np.repeat(frames, n, axis=0), size=landmarker.crop_size)
+                    crop_faces(
+                        [photo] * n,
+                        np.repeat(frames, n, axis=0),
+                        size=landmarker.crop_size,
+                        colour=landmarker.colour,
+                    )
                     for n in passes
                 ]
                 parts["crops"].append(time.perf_counter() - tic)
