@@ -39,7 +39,8 @@ demo: $(STAMP)
 # fresh machine. Another 2-core machine seen here trained the network 2.5 times slower; there
 # the training alone would take about two and a half hours. The benchmarks extra
 # brings dlib, whose shape predictor the model card compares on the same faces; without it
-# the script would leave dlib's rows out.
+# the script would leave dlib's rows out. A run that dies resumes from its last epoch when
+# started again (its training state is kept in the benchmark cache).
 pretrained: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[benchmarks]"
 	$(BIN)/python benchmarks/train_pretrained.py

@@ -26,6 +26,11 @@ a CED plot beside it.
     python benchmarks/train_pretrained.py --rescore # no training: the shipped weights with the recipe's
                                                     # prediction options, measured and written back
 
+The training state is written to the benchmark cache after every epoch
+(``skfkd.neural.TrainingCheckpoint``): a run that dies, started again, goes on from its last
+finished epoch to the weights an uninterrupted run would reach, and the checkpoint is
+deleted once the model is written.
+
 ``--rescore`` is for a change that does not touch training (how the landmarker predicts, say
 ``shift_test``): it loads the shipped landmarker, sets the recipe's prediction options on it
 (``PREDICTION_OPTIONS`` of ``wild_landmarker()``), measures it as above and writes it, its
