@@ -120,7 +120,9 @@ class TrainingCheckpoint(Callback):
     is started again with the same data, parameters and checkpoint goes on from its last
     finished epoch and ends where the uninterrupted fit would have: on the same machine
     and threads, with the same weights, bit for bit. Once its epochs are done, another
-    ``fit`` trains nothing more; delete the file to train afresh.
+    ``fit`` trains nothing more; delete the file to train afresh. List it after your
+    callbacks that write to the history (an ``EpochScoring``), so that it saves their
+    figures too.
 
     Parameters
     ----------
