@@ -34,10 +34,11 @@ demo: $(STAMP)
 	$(BIN)/skfkd demo --data $(DATA) $(if $(DATA_PATH),--path $(DATA_PATH)) $(DEMO_ARGS)
 
 # Train the pretrained landmarker shipped in skfkd/_data (and its model card) on the shared
-# photos, with its held-out figures: 59 min on one 2-core CPU with dlib's predictor cached
-# (58 min of training, about 0.6 s per batch of 64 at 128x128), plus 29 min to train dlib's on a
-# fresh machine. Another 2-core machine seen here trained the network 2.5 times slower; there
-# the training alone would take about two and a half hours. The benchmarks extra
+# photos, with its held-out figures. Its training, on RGB 128x128 crops, took a median of
+# 310 s an epoch on one 2-core CPU (190 to 393 s alone; 144 batches of 64), about 3 h 20 min
+# for the 40 epochs; the grey recipe before it took 58 min on the fastest 2-core machine seen
+# here and 121 min on another, and colour costs 1.05-1.08 times per batch. Scoring adds a few
+# minutes with dlib's predictor cached, and training dlib's 29 to 53 min on a fresh machine. The benchmarks extra
 # brings dlib, whose shape predictor the model card compares on the same faces; without it
 # the script would leave dlib's rows out. A run that dies resumes from its last epoch when
 # started again (its training state is kept in the benchmark cache).

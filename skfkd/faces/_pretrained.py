@@ -29,8 +29,9 @@ def load_pretrained():
     ``SKFKD_DATA`` (YouTube Faces frames, LFPW, HELEN and AFW; 80% of each: the rest is
     held out to measure it) by ``benchmarks/train_pretrained.py``, with a fixed seed. It
     finds faces with the YuNet detector, or takes your face boxes, and returns keypoints
-    in photo pixels; its regressor also predicts on 128x128 crops (its ``crop_size``)
-    framed like the training crops (:func:`~skfkd.faces.crop_faces`). The file is a
+    in photo pixels; its regressor also predicts on 128x128 RGB crops (its ``crop_size``
+    and ``colour``) framed like the training crops (:func:`~skfkd.faces.crop_faces` with
+    ``colour=True``). The file is a
     skops file read with :func:`~skfkd.deploy.load_model`: loading it runs no code from
     it.
 
